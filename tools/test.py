@@ -1,0 +1,110 @@
+"""Evaluate a Panoptic FCN checkpoint: ``python tools/test.py CONFIG CKPT``.
+
+Prints PQ / SQ / RQ (all, things, stuff), mask AP and mIoU as configured in
+the config's ``test_evaluator``; progress is logged every ``--log-interval``
+images.
+"""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
+
+from mmpfcn.utils import register_all_modules
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Test (and evaluate) a Panoptic FCN model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--out',
+        type=str,
+        help='dump the predictions to a pickle file for offline evaluation')
+    parser.add_argument(
+        '--show', action='store_true', help='show the predictions')
+    parser.add_argument(
+        '--show-dir',
+        help='save painted predictions (next to the ground truth) in '
+        'WORK_DIR/TIMESTAMP/SHOW_DIR')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='interval of --show (s)')
+    parser.add_argument(
+        '--log-interval',
+        type=int,
+        default=None,
+        help='log progress every N test iterations (images x batch)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. '
+        'test_evaluator.classwise=True')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def enable_visualization(cfg: Config, args: argparse.Namespace) -> Config:
+    """Switch on the visualization hook for ``--show`` / ``--show-dir``."""
+    hook = cfg.default_hooks.get('visualization')
+    if hook is None:
+        raise RuntimeError('--show/--show-dir need a `visualization` entry '
+                           'in `default_hooks` of the config')
+    hook['draw'] = True
+    if args.show:
+        hook['show'] = True
+        hook['wait_time'] = args.wait_time
+    if args.show_dir:
+        hook['test_out_dir'] = args.show_dir
+    return cfg
+
+
+def main() -> None:
+    args = parse_args()
+    register_all_modules(init_default_scope=False)
+
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    cfg.load_from = args.checkpoint
+    if args.log_interval is not None:
+        cfg.default_hooks.logger.interval = args.log_interval
+    if args.show or args.show_dir:
+        cfg = enable_visualization(cfg, args)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+
+    if args.out is not None:
+        from mmdet.evaluation import DumpDetResults
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--out must end with .pkl, got {args.out!r}')
+        runner.test_evaluator.metrics.append(
+            DumpDetResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
