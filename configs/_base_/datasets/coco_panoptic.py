@@ -1,0 +1,79 @@
+# COCO panoptic (133 classes: 80 things first, then 53 stuff), with Panoptic
+# FCN's data recipe: short side 640..800 step 32 (long side <= 1333), flip
+# 0.5; test at 800/1333. Batch 2 per GPU x 8 GPUs = 16 images.
+dataset_type = 'PanopticFCNCocoDataset'
+data_root = 'data/coco/'
+num_things_classes = 80
+num_stuff_classes = 53
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadPanopticFCNAnnotations', backend_args=backend_args),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(1333, short) for short in range(640, 801, 32)],
+        keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    # after the geometric transforms: the map is resized/flipped in mmdet's
+    # labels, then turned into Panoptic FCN's stuff channels
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
+    dict(type='PackDetInputs')
+]
+# annotations are loaded after Resize so the ground truth keeps the original
+# size the evaluation compares against
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(type='LoadPanopticFCNAnnotations', backend_args=backend_args),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+
+train_dataloader = dict(
+    batch_size=2,
+    num_workers=2,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    batch_sampler=dict(type='AspectRatioBatchSampler'),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/panoptic_train2017.json',
+        data_prefix=dict(
+            img='train2017/', seg='annotations/panoptic_train2017/'),
+        # drop images without non-crowd thing instances, as the reference
+        filter_cfg=dict(filter_empty_gt=True, min_size=32),
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/panoptic_val2017.json',
+        data_prefix=dict(img='val2017/', seg='annotations/panoptic_val2017/'),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+val_evaluator = dict(
+    type='CocoPanopticMetric',
+    ann_file=data_root + 'annotations/panoptic_val2017.json',
+    seg_prefix=data_root + 'annotations/panoptic_val2017/',
+    backend_args=backend_args)
+test_evaluator = val_evaluator

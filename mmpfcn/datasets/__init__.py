@@ -1,0 +1,13 @@
+"""Datasets: checked COCO panoptic, its transforms and the synthetic data."""
+from .coco_panoptic import PanopticFCNCocoDataset
+from .synthetic import (
+    SYNTHETIC_CATEGORIES,
+    make_synthetic_panoptic,
+    synthetic_metainfo,
+)
+from .transforms import GenerateStuffMap, LoadPanopticFCNAnnotations
+
+__all__ = [
+    'GenerateStuffMap', 'LoadPanopticFCNAnnotations', 'PanopticFCNCocoDataset',
+    'SYNTHETIC_CATEGORIES', 'make_synthetic_panoptic', 'synthetic_metainfo'
+]

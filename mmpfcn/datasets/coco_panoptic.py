@@ -1,0 +1,313 @@
+"""COCO panoptic dataset with the label order and checks Panoptic FCN needs.
+
+mmdet's :class:`~mmdet.datasets.CocoPanopticDataset` numbers the classes in
+the order the JSON lists them and trusts the JSON blindly. Panoptic FCN's
+targets assume things come first (label < num_things <=> thing) and that
+every listed segment is a real region of the PNG, so this subclass fixes the
+order and turns every inconsistency into an error naming the file, image and
+segment (or, where mmdet's convention is to skip, a logged warning).
+"""
+import copy
+import logging
+import os.path as osp
+
+from mmdet.datasets import CocoPanopticDataset
+from mmengine.fileio import get_local_path
+from mmengine.logging import print_log
+
+from mmpfcn.registry import DATASETS
+
+# labels are stored in uint8 semantic maps where 255 means void
+_MAX_NUM_CLASSES = 255
+# how many dropped file names a warning lists before summarising
+_MAX_NAMES_LOGGED = 10
+
+
+@DATASETS.register_module()
+class PanopticFCNCocoDataset(CocoPanopticDataset):
+    """COCO-panoptic dataset: mmdet's, with things-first labels, crowd
+    instances kept as ignored instances, and validated annotations.
+
+    Registered under its own name (configs use
+    ``type='PanopticFCNCocoDataset'``) so that mmdet's behaviour stays
+    reachable as ``CocoPanopticDataset``. Pair it with
+    :class:`~mmpfcn.datasets.transforms.LoadPanopticFCNAnnotations`, which
+    checks the PNG against ``segments_info``.
+
+    Differences from mmdet's dataset:
+
+    - **Labels**: the JSON categories that are in ``metainfo['classes']``,
+      things first, each group in JSON order (for COCO, whose JSON lists
+      things first, this equals mmdet's labelling). If the JSON (or the given
+      metainfo) orders them otherwise, ``classes``, ``thing_classes``,
+      ``stuff_classes`` and ``palette`` of the metainfo are reordered to the
+      labels and a warning is logged. ``self.cat_ids[label]`` is the category
+      id of a label.
+    - **Crowd**: thing segments with ``iscrowd=1`` stay in ``instances`` with
+      ``ignore_flag=1`` (mmdet drops them), so ``PackDetInputs`` puts them,
+      with their masks, into ``data_sample.ignored_instances``; they give no
+      thing targets but their pixels stay thing pixels of the semantic map.
+    - **Checks** (``ValueError`` naming file, image and segment): metainfo
+      classes absent from the JSON or with the wrong ``isthing``; segments
+      without ``id``/``category_id``/``bbox``/``area``, with id 0 (void),
+      duplicate ids, unknown category ids, or zero area / empty box (mmdet
+      silently skips these, which would leave their PNG pixels unexplained).
+    - **Warnings**: images with no segments, and the file names of images
+      that ``filter_cfg`` drops from training.
+
+    Each ``data_list`` entry holds ``img_path``, ``img_id``,
+    ``seg_map_path`` (``<seg prefix>/<image stem>.png``), ``height``,
+    ``width``, ``instances`` (thing segments: ``bbox`` [x1, y1, x2, y2],
+    ``bbox_label``, ``ignore_flag`` = iscrowd, ``segment_id``) and
+    ``segments_info`` (every segment: ``id``, ``category`` label,
+    ``is_thing`` -- False for crowd, as in mmdet, so that ``filter_empty_gt``
+    drops images whose only things are crowds -- and ``iscrowd``).
+
+    Args: as :class:`~mmdet.datasets.CocoPanopticDataset`.
+    """
+
+    def load_data_list(self) -> list[dict]:
+        """Load the JSON, fix the label order and parse every image.
+
+        Returns:
+            list[dict]: one parsed entry per image of the JSON.
+        """
+        with get_local_path(
+                self.ann_file, backend_args=self.backend_args) as local_path:
+            try:
+                self.coco = self.COCOAPI(local_path)
+            except (KeyError, TypeError, ValueError) as err:
+                raise ValueError(
+                    f'{self.ann_file} is not a valid COCO panoptic annotation '
+                    f'file ({type(err).__name__}: {err})') from err
+        for key in ('images', 'annotations', 'categories'):
+            if key not in self.coco.dataset:
+                raise ValueError(f'{self.ann_file} has no {key!r} field; '
+                                 'expected a COCO panoptic annotation file')
+        self.cat_ids = self._things_first_cat_ids(
+            self.coco.dataset['categories'])
+        self.cat2label = {cat: label for label, cat in enumerate(self.cat_ids)}
+        self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
+
+        data_list = []
+        for img_id in self.coco.get_img_ids():
+            raw_img_info = dict(
+                self.coco.load_imgs([img_id])[0], img_id=img_id)
+            raw_ann_info = self.coco.load_anns(
+                self.coco.get_ann_ids(img_ids=[img_id]))
+            data_list.append(
+                self.parse_data_info(
+                    dict(raw_img_info=raw_img_info,
+                         raw_ann_info=raw_ann_info)))
+        del self.coco
+        return data_list
+
+    def _things_first_cat_ids(self, categories: list[dict]) -> list[int]:
+        """Check the metainfo against the JSON categories and order them.
+
+        Args:
+            categories (list[dict]): the JSON's ``categories`` (``id``,
+                ``name``, ``isthing``), in file order.
+
+        Returns:
+            list[int]: the category id of each label, things first. Updates
+            ``self._metainfo`` to the same order when it differs.
+        """
+        for cat in categories:
+            missing = [k for k in ('id', 'name', 'isthing') if k not in cat]
+            if missing:
+                raise ValueError(f'{self.ann_file}: category {cat} lacks '
+                                 f'field(s) {missing}')
+        names = [cat['name'] for cat in categories]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f'{self.ann_file}: category names {repeated} '
+                             'appear more than once')
+
+        meta = self._metainfo
+        classes = list(meta['classes'])
+        things = list(meta.get('thing_classes', ()))
+        stuff = list(meta.get('stuff_classes', ()))
+        if sorted(things + stuff) != sorted(classes) or len(set(classes)) != \
+                len(classes):
+            raise ValueError(
+                f'metainfo of {type(self).__name__} for {self.ann_file}: '
+                '"thing_classes" and "stuff_classes" must split "classes" '
+                f'into two disjoint lists, got {len(things)} thing, '
+                f'{len(stuff)} stuff and {len(classes)} class names')
+        if len(classes) > _MAX_NUM_CLASSES:
+            raise ValueError(
+                f'{self.ann_file}: {len(classes)} classes do not fit the '
+                f'uint8 semantic maps (at most {_MAX_NUM_CLASSES}; 255 is '
+                'void)')
+
+        by_name = {cat['name']: cat for cat in categories}
+        absent = [n for n in classes if n not in by_name]
+        if absent:
+            raise ValueError(f'metainfo classes {absent} are not categories '
+                             f'of {self.ann_file}')
+        wrong = ([n for n in things if not by_name[n]['isthing']] +
+                 [n for n in stuff if by_name[n]['isthing']])
+        if wrong:
+            raise ValueError(
+                f'metainfo and {self.ann_file} disagree on whether {wrong} '
+                'are things: "thing_classes" must be the categories with '
+                'isthing=1')
+
+        wanted = set(classes)
+        in_file = [cat for cat in categories if cat['name'] in wanted]
+        ordered = ([cat for cat in in_file if cat['isthing']] +
+                   [cat for cat in in_file if not cat['isthing']])
+        ordered_names = [cat['name'] for cat in ordered]
+        label_to_id = {i: cat['id'] for i, cat in enumerate(ordered)}
+        if in_file != ordered:
+            print_log(
+                f'{self.ann_file} does not list its thing categories first; '
+                'labels are things first, each group in file order (label: '
+                f'category id) {label_to_id}. Tools that number categories '
+                "in file order (e.g. mmdet's CocoPanopticMetric) disagree; "
+                'map labels with dataset.cat_ids.',
+                logger='current',
+                level=logging.WARNING)
+        stuff_names = ordered_names[len(things):]
+        if (ordered_names, ordered_names[:len(things)], stuff_names) != (
+                classes, things, stuff):
+            print_log(
+                f'metainfo classes of {self.ann_file} are reordered to the '
+                f'labels: {ordered_names}',
+                logger='current',
+                level=logging.WARNING)
+            palette = meta.get('palette')
+            if palette is not None and len(palette) == len(classes):
+                meta['palette'] = [
+                    palette[classes.index(n)] for n in ordered_names
+                ]
+            meta['classes'] = tuple(ordered_names)
+            meta['thing_classes'] = tuple(ordered_names[:len(things)])
+            meta['stuff_classes'] = tuple(stuff_names)
+        return [cat['id'] for cat in ordered]
+
+    def parse_data_info(self, raw_data_info: dict) -> dict:
+        """Parse and check the annotation of one image.
+
+        Args:
+            raw_data_info (dict): ``raw_img_info`` (the JSON image entry plus
+                ``img_id``) and ``raw_ann_info`` (its segments, possibly with
+                same-id segments of other images, which are discarded).
+
+        Returns:
+            dict: the entry described in the class docstring.
+        """
+        img_info = raw_data_info['raw_img_info']
+        img_id = img_info['img_id']
+        for key in ('file_name', 'height', 'width'):
+            if key not in img_info:
+                raise ValueError(f'{self.ann_file}: image {img_id} lacks the '
+                                 f'field {key!r}')
+        file_name = img_info['file_name']
+        where = f'{self.ann_file}: image {img_id} ({file_name})'
+        # COCOPanoptic indexes segments by id, and ids repeat across images
+        anns = [
+            ann for ann in raw_data_info['raw_ann_info']
+            if ann['image_id'] == img_id
+        ]
+        if not anns:
+            print_log(f'{where} has no segments', logger='current',
+                      level=logging.WARNING)
+
+        seg_prefix = self.data_prefix.get('seg')
+        num_things = len(self._metainfo['thing_classes'])
+        instances, segments_info, seen = [], [], set()
+        for ann in anns:
+            self._check_segment(ann, seen, where)
+            seen.add(ann['id'])
+            label = self.cat2label[ann['category_id']]
+            is_thing = label < num_things
+            is_crowd = bool(ann.get('iscrowd', 0))
+            if is_thing:
+                x, y, w, h = ann['bbox']
+                instances.append(
+                    dict(bbox=[x, y, x + w, y + h], bbox_label=label,
+                         ignore_flag=int(is_crowd), segment_id=ann['id']))
+            segments_info.append(
+                dict(id=ann['id'], category=label,
+                     is_thing=is_thing and not is_crowd, iscrowd=is_crowd))
+        data_info = dict(
+            img_path=osp.join(self.data_prefix['img'], file_name),
+            img_id=img_id,
+            seg_map_path=(osp.join(seg_prefix,
+                                   osp.splitext(file_name)[0] + '.png')
+                          if seg_prefix else None),
+            height=img_info['height'],
+            width=img_info['width'],
+            instances=instances,
+            segments_info=segments_info)
+        if self.return_classes:  # mmdet's option for open-vocabulary models
+            data_info.update(
+                text=self._metainfo['thing_classes'],
+                stuff_text=self._metainfo['stuff_classes'],
+                custom_entities=True)
+        return data_info
+
+    def _check_segment(self, ann: dict, seen: set, where: str) -> None:
+        """Raise ``ValueError`` if a ``segments_info`` entry is unusable.
+
+        Args:
+            ann (dict): the segment entry of the JSON.
+            seen (set): ids of the image's segments checked so far.
+            where (str): file and image, for the message.
+        """
+        missing = [
+            k for k in ('id', 'category_id', 'bbox', 'area') if k not in ann
+        ]
+        if missing:
+            raise ValueError(f'{where}: segment {ann} lacks field(s) '
+                             f'{missing}')
+        seg_id, cat_id = ann['id'], ann['category_id']
+        if not isinstance(seg_id, int) or seg_id <= 0:
+            raise ValueError(f'{where}: segment id {seg_id!r} is not a '
+                             'positive integer (0 marks void pixels)')
+        if seg_id in seen:
+            raise ValueError(f'{where}: segment id {seg_id} is listed more '
+                             'than once')
+        if cat_id not in self.cat2label:
+            known = cat_id in self.coco.cats
+            raise ValueError(
+                f'{where}: segment {seg_id} has category_id {cat_id}, which '
+                + ('is not among the dataset classes (metainfo)'
+                   if known else 'is not a category of the file'))
+        bbox = ann['bbox']
+        if len(bbox) != 4:
+            raise ValueError(f'{where}: segment {seg_id} has bbox {bbox}; '
+                             'expected [x, y, w, h]')
+        if ann['area'] <= 0 or bbox[2] < 1 or bbox[3] < 1:
+            raise ValueError(
+                f'{where}: segment {seg_id} has zero area (area '
+                f'{ann["area"]}, bbox {bbox}); a listed segment must cover '
+                'pixels of the PNG -- remove it from segments_info')
+
+    def filter_data(self) -> list[dict]:
+        """mmdet's filter (``filter_empty_gt``: drop training images without
+        non-crowd things; ``min_size``: drop smaller images), logging what it
+        drops.
+
+        Returns:
+            list[dict]: the kept entries of ``self.data_list``.
+        """
+        kept = super().filter_data()
+        if len(kept) < len(self.data_list):
+            kept_ids = {info['img_id'] for info in kept}
+            dropped = [
+                osp.basename(info['img_path']) for info in self.data_list
+                if info['img_id'] not in kept_ids
+            ]
+            listed = ', '.join(dropped[:_MAX_NAMES_LOGGED])
+            more = len(dropped) - _MAX_NAMES_LOGGED
+            print_log(
+                f'{self.ann_file}: filter_cfg={self.filter_cfg} drops '
+                f'{len(dropped)} of {len(self.data_list)} training images '
+                '(no non-crowd thing instance, or smaller than min_size): '
+                f'{listed}' + (f' and {more} more' if more > 0 else ''),
+                logger='current',
+                level=logging.WARNING)
+        return kept
