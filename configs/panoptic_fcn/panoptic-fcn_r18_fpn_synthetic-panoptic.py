@@ -1,0 +1,73 @@
+# CPU demo: Panoptic FCN with a ResNet-18 FPN (128 channels, no DCN, no
+# pretrained weights) on the synthetic COCO-panoptic dataset (4 thing + 4
+# stuff classes, images ~192x256). Scale ranges are the COCO ones halved
+# for the small images; the schedule is short and iteration-based.
+_base_ = [
+    '../_base_/models/panoptic_fcn_r50_fpn.py',
+    '../_base_/datasets/synthetic_panoptic.py',
+    '../_base_/default_runtime.py'
+]
+
+channels = 128
+model = dict(
+    # no pretrained weights: plain RGB normalisation
+    data_preprocessor=dict(
+        mean=[123.675, 116.28, 103.53],
+        std=[58.395, 57.12, 57.375],
+        bgr_to_rgb=True),
+    backbone=dict(
+        _delete_=True,
+        type='ResNet',
+        depth=18,
+        num_stages=4,
+        out_indices=(0, 1, 2, 3),
+        frozen_stages=-1,
+        norm_cfg=dict(type='BN', requires_grad=True),
+        norm_eval=False,
+        style='pytorch',
+        init_cfg=None),
+    neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
+    semantic_fpn=dict(in_channels=channels, feat_channels=channels),
+    panoptic_head=dict(
+        num_things_classes={{_base_.num_things_classes}},
+        num_stuff_classes={{_base_.num_stuff_classes}},
+        in_channels=channels,
+        kernel_channels=channels,
+        kernel_generator=dict(position_dcn=False),
+        target_generator=dict(
+            scale_ranges=((1, 32), (16, 64), (32, 128), (64, 256),
+                          (128, 1024))),
+        pos_num=3,
+        loss_seg=dict(loss_weight=3.0)),
+    # the COCO limit (4096 px, ~0.4% of an 800x1200 image) scaled to the
+    # synthetic images (256 px, ~0.5% of 192x256)
+    test_cfg=dict(stuff_area_limit=256))
+
+max_iters = 3000
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=1000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+        end=200),
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        by_epoch=False,
+        begin=0,
+        end=max_iters)
+]
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.01, momentum=0.9, weight_decay=1e-4),
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(type='value', clip_value=35))
+auto_scale_lr = dict(enable=False, base_batch_size=8)
+
+train_dataloader = dict(batch_size=8)
+default_hooks = dict(
+    logger=dict(interval=20),
+    checkpoint=dict(interval=1000, max_keep_ckpts=2))

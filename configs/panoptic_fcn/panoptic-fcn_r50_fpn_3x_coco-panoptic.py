@@ -1,0 +1,6 @@
+# Panoptic FCN R50 3x at 800 (43.6 PQ).
+_base_ = [
+    '../_base_/models/panoptic_fcn_r50_fpn.py',
+    '../_base_/datasets/coco_panoptic.py',
+    '../_base_/schedules/schedule_3x.py', '../_base_/default_runtime.py'
+]

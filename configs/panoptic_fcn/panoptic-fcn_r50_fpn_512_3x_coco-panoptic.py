@@ -1,0 +1,40 @@
+# Panoptic FCN R50 3x at 512: short side 352..512 step 32 (long side
+# <= 854) for training, 512/854 for testing, k = 3 kernels per thing.
+_base_ = './panoptic-fcn_r50_fpn_3x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(pos_num=3))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        backend_args={{_base_.backend_args}}),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(854, short) for short in range(352, 513, 32)],
+        keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes={{_base_.num_things_classes}},
+        num_stuff_classes={{_base_.num_stuff_classes}}),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='Resize', scale=(854, 512), keep_ratio=True),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        backend_args={{_base_.backend_args}}),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes={{_base_.num_things_classes}},
+        num_stuff_classes={{_base_.num_stuff_classes}}),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,40 @@
+# Panoptic FCN R50 3x at 600: short side 440..600 step 32 (long side
+# <= 1000) for training, 600/1000 for testing, k = 5 kernels per thing.
+_base_ = './panoptic-fcn_r50_fpn_3x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(pos_num=5))
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        backend_args={{_base_.backend_args}}),
+    dict(
+        type='RandomChoiceResize',
+        scales=[(1000, short) for short in range(440, 601, 32)],
+        keep_ratio=True),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes={{_base_.num_things_classes}},
+        num_stuff_classes={{_base_.num_stuff_classes}}),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(type='Resize', scale=(1000, 600), keep_ratio=True),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        backend_args={{_base_.backend_args}}),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes={{_base_.num_things_classes}},
+        num_stuff_classes={{_base_.num_stuff_classes}}),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor'))
+]
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
+test_dataloader = val_dataloader

@@ -1,0 +1,19 @@
+"""Panoptic FCN models; importing this package registers every module."""
+from . import detectors, heads, layers, losses, necks, seg_heads, task_modules  # noqa: F401
+from .detectors import PanopticFCN
+from .heads import (
+               FeatureEncoder,
+               KernelGenerator,
+               KernelHead,
+               PanopticFCNHead,
+               PositionHead,
+)
+from .layers.kernel_fusion import kernel_fusion
+from .necks import SemanticFPN
+from .seg_heads import PanopticFCNFusionHead
+
+__all__ = [
+    'FeatureEncoder', 'KernelGenerator', 'KernelHead', 'PanopticFCN',
+    'PanopticFCNFusionHead', 'PanopticFCNHead', 'PositionHead',
+    'SemanticFPN', 'kernel_fusion'
+]

@@ -1,0 +1,3 @@
+from .panoptic_fcn import PanopticFCN
+
+__all__ = ['PanopticFCN']

@@ -1,0 +1,255 @@
+"""Kernel generator of Panoptic FCN (paper Sec. 3.2): a position head that
+predicts object centres (things) and regions (stuff), and a kernel head
+that predicts a kernel at every position; both are shared over P3..P7."""
+from typing import List, Sequence, Tuple
+
+from mmcv.cnn import ConvModule
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import constant_init, normal_init
+from torch import Tensor, nn
+
+from mmpfcn.models.layers.coord import cat_coords
+from mmpfcn.registry import MODELS
+
+GN32 = dict(type='GN', num_groups=32, requires_grad=True)
+# bias of the position outputs: -log((1 - 0.1) / 0.1), a 0.1 focal prior
+FOCAL_PRIOR_BIAS = -2.19
+
+
+def conv_stack(in_channels: int,
+               feat_channels: int,
+               num_convs: int,
+               norm_cfg: dict = None,
+               use_dcn: bool = False) -> nn.Sequential:
+    """``num_convs`` x [3x3 conv, norm, ReLU] (DCNv2 convs if ``use_dcn``).
+
+    With a norm the convs have no bias; a DCNv2 conv (mmcv
+    ``ModulatedDeformConv2dPack``) owns its 27-channel offset/mask conv
+    ``conv.conv_offset`` (split into offset part 1, part 2 and the
+    sigmoid mask), zero-initialised, as in the reference.
+
+    Args:
+        in_channels (int): Input channels of the first conv.
+        feat_channels (int): Output channels of every conv.
+        num_convs (int): Number of blocks (0 gives an identity).
+        norm_cfg (dict, optional): Norm layer config; None for no norm.
+        use_dcn (bool): Use modulated deformable convs. Defaults to False.
+
+    Returns:
+        nn.Sequential: The blocks.
+    """
+    conv_cfg = dict(type='DCNv2') if use_dcn else None
+    return nn.Sequential(*[
+        ConvModule(
+            in_channels if i == 0 else feat_channels,
+            feat_channels,
+            3,
+            padding=1,
+            conv_cfg=conv_cfg,
+            norm_cfg=norm_cfg) for i in range(num_convs)
+    ])
+
+
+def init_conv_stack(stack: nn.Sequential, std: float = 0.01) -> None:
+    """N(0, std) weights, zero biases and unit norms for a conv stack.
+
+    DCNv2 offset/mask convs are left at their zero init so training starts
+    from a regular grid with masks 0.5.
+    """
+    for block in stack:
+        normal_init(block.conv, std=std, bias=0)
+        if block.with_norm:
+            constant_init(block.norm, 1, bias=0)
+
+
+@MODELS.register_module()
+class PositionHead(BaseModule):
+    """Object centres and stuff regions at one FPN level.
+
+    ``num_convs`` x [3x3 conv (DCNv2 in the reference), GN, ReLU] then two
+    3x3 outputs: ``out_inst`` (thing centre heatmap logits, one channel
+    per thing class) and ``out_sem`` (stuff region logits, channel 0 =
+    "all things"). No coordinates.
+
+    Parameter names: ``convs.{i}.conv`` / ``.conv.conv_offset`` / ``.gn``
+    correspond to the reference's
+    ``position_head.position_head.position_head_head_{i+1}.dcnv2`` /
+    ``.offset_mask_conv`` / ``.dcnv2.norm``; ``out_inst`` and ``out_sem``
+    keep their names.
+
+    Args:
+        num_things_classes (int): N_th. Defaults to 80.
+        num_stuff_channels (int): N_st = stuff classes + 1. Defaults to 54.
+        in_channels (int): Channels of the FPN levels. Defaults to 256.
+        feat_channels (int): Channels of the convs. Defaults to 256.
+        num_convs (int): Number of conv blocks. Defaults to 3.
+        use_dcn (bool): DCNv2 convs (the reference). Defaults to True.
+        norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 num_things_classes: int = 80,
+                 num_stuff_channels: int = 54,
+                 in_channels: int = 256,
+                 feat_channels: int = 256,
+                 num_convs: int = 3,
+                 use_dcn: bool = True,
+                 norm_cfg: dict = GN32,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.num_things_classes = num_things_classes
+        self.num_stuff_channels = num_stuff_channels
+        self.convs = conv_stack(in_channels, feat_channels, num_convs,
+                                norm_cfg, use_dcn)
+        out_in = feat_channels if num_convs > 0 else in_channels
+        self.out_inst = nn.Conv2d(out_in, num_things_classes, 3, padding=1)
+        self.out_sem = nn.Conv2d(out_in, num_stuff_channels, 3, padding=1)
+
+    def init_weights(self) -> None:
+        """N(0, 0.01) convs; outputs with the focal prior bias -2.19."""
+        super().init_weights()
+        init_conv_stack(self.convs)
+        normal_init(self.out_inst, std=0.01, bias=FOCAL_PRIOR_BIAS)
+        normal_init(self.out_sem, std=0.01, bias=FOCAL_PRIOR_BIAS)
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """Position logits of one level.
+
+        Args:
+            x (Tensor): FPN level of shape (B, in_channels, h, w).
+
+        Returns:
+            tuple[Tensor, Tensor]: Thing logits (B, N_th, h, w) and stuff
+            logits (B, N_st, h, w).
+        """
+        x = self.convs(x)
+        return self.out_inst(x), self.out_sem(x)
+
+
+@MODELS.register_module()
+class KernelHead(BaseModule):
+    """A kernel (256-d by default) at every position of one FPN level.
+
+    [Y, X] coordinates are appended once (``with_coord``), then
+    ``num_convs`` x [3x3 conv without bias, GN, ReLU] and ``out_conv``, a
+    3x3 conv with bias and no norm or activation.
+
+    Parameter names: ``convs.{i}.conv`` / ``.gn`` correspond to the
+    reference's ``kernel_head.kernel_head.kernel_head_head_{i+1}`` /
+    ``.norm``; ``out_conv`` keeps its name.
+
+    Args:
+        in_channels (int): Channels of the FPN levels. Defaults to 256.
+        feat_channels (int): Channels of the convs and of the kernels.
+            Defaults to 256.
+        num_convs (int): Number of conv blocks. Defaults to 3.
+        with_coord (bool): Append coordinates. Defaults to True.
+        norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 feat_channels: int = 256,
+                 num_convs: int = 3,
+                 with_coord: bool = True,
+                 norm_cfg: dict = GN32,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.with_coord = with_coord
+        self.out_channels = feat_channels
+        stack_in = in_channels + 2 if with_coord else in_channels
+        self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg)
+        out_in = feat_channels if num_convs > 0 else stack_in
+        self.out_conv = nn.Conv2d(out_in, feat_channels, 3, padding=1)
+
+    def init_weights(self) -> None:
+        """N(0, 0.01) weights, zero biases."""
+        super().init_weights()
+        init_conv_stack(self.convs)
+        normal_init(self.out_conv, std=0.01, bias=0)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Kernel map of one level.
+
+        Args:
+            x (Tensor): FPN level of shape (B, in_channels, h, w).
+
+        Returns:
+            Tensor: Kernels of shape (B, feat_channels, h, w).
+        """
+        if self.with_coord:
+            x = cat_coords(x)  # (B, in_channels + 2, h, w)
+        return self.out_conv(self.convs(x))
+
+
+@MODELS.register_module()
+class KernelGenerator(BaseModule):
+    """Position head + kernel head, applied with shared weights to every
+    level P3..P7.
+
+    Args:
+        num_things_classes (int): N_th. Defaults to 80.
+        num_stuff_channels (int): N_st (stuff classes + 1). Defaults to 54.
+        in_channels (int): Channels of the FPN levels. Defaults to 256.
+        feat_channels (int): Channels of both heads' convs and of the
+            kernels. Defaults to 256.
+        num_convs (int): Conv blocks of each head (a paper ablation).
+            Defaults to 3.
+        position_dcn (bool): DCNv2 convs in the position head (the
+            reference). Defaults to True.
+        kernel_coord (bool): Coordinates in the kernel head (paper
+            ablation). Defaults to True.
+        norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 num_things_classes: int = 80,
+                 num_stuff_channels: int = 54,
+                 in_channels: int = 256,
+                 feat_channels: int = 256,
+                 num_convs: int = 3,
+                 position_dcn: bool = True,
+                 kernel_coord: bool = True,
+                 norm_cfg: dict = GN32,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.position_head = PositionHead(
+            num_things_classes=num_things_classes,
+            num_stuff_channels=num_stuff_channels,
+            in_channels=in_channels,
+            feat_channels=feat_channels,
+            num_convs=num_convs,
+            use_dcn=position_dcn,
+            norm_cfg=norm_cfg)
+        self.kernel_head = KernelHead(
+            in_channels=in_channels,
+            feat_channels=feat_channels,
+            num_convs=num_convs,
+            with_coord=kernel_coord,
+            norm_cfg=norm_cfg)
+        self.kernel_channels = feat_channels
+
+    def forward(
+        self, feats: Sequence[Tensor]
+    ) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
+        """Apply both heads to every level.
+
+        Args:
+            feats (Sequence[Tensor]): P3..P7, level l of shape
+                (B, in_channels, h_l, w_l).
+
+        Returns:
+            tuple[list[Tensor], list[Tensor], list[Tensor]]: Per level:
+            thing logits (B, N_th, h_l, w_l), stuff logits
+            (B, N_st, h_l, w_l) and kernels (B, feat_channels, h_l, w_l).
+        """
+        thing_logits, stuff_logits, kernels = [], [], []
+        for x in feats:
+            thing, stuff = self.position_head(x)
+            thing_logits.append(thing)
+            stuff_logits.append(stuff)
+            kernels.append(self.kernel_head(x))
+        return thing_logits, stuff_logits, kernels

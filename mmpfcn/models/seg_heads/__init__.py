@@ -1,0 +1,3 @@
+from .panoptic_fcn_fusion_head import PanopticFCNFusionHead
+
+__all__ = ['PanopticFCNFusionHead']

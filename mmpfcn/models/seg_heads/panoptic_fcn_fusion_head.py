@@ -1,0 +1,197 @@
+"""Fusion head of Panoptic FCN: turns the per-image thing and stuff masks
+of the head into panoptic, instance and semantic results at the original
+image size."""
+from typing import List
+
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation import INSTANCE_OFFSET
+from mmengine.config import ConfigDict
+from mmengine.model import BaseModule
+from mmengine.structures import InstanceData, PixelData
+from torch import Tensor
+
+from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
+from mmpfcn.registry import MODELS
+
+MERGE_MODES = ('heuristic', 'argmax')
+
+# reference values (spec Sec. 4, COCO); configs override single keys
+DEFAULT_TEST_CFG = dict(
+    mask_thr=0.4,  # INST_THRES
+    merge_mode='heuristic',
+    merge_overlap_thr=0.5,
+    merge_thing_thr=0.2,
+    stuff_area_limit=4096)
+
+
+def masks_to_boxes(masks: Tensor) -> Tensor:
+    """Tight xyxy boxes of binary masks (all zero for an empty mask).
+
+    Vectorised over the masks (mmdet's ``mask2bbox`` loops over them).
+
+    Args:
+        masks (Tensor): Binary masks of shape (n, H, W).
+
+    Returns:
+        Tensor: Boxes of shape (n, 4), float32, ``x2``/``y2`` exclusive.
+    """
+    cols = masks.any(dim=1)  # (n, W)
+    rows = masks.any(dim=2)  # (n, H)
+
+    def span(hits: Tensor) -> Tensor:
+        # argmax of a bool row is its first True; the flip gives the last
+        first = hits.int().argmax(dim=1)
+        last = hits.shape[1] - hits.flip(1).int().argmax(dim=1)
+        return torch.stack((first, last), dim=1)
+
+    xs, ys = span(cols), span(rows)
+    boxes = torch.stack((xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]), dim=1)
+    return torch.where(rows.any(dim=1, keepdim=True), boxes, 0).float()
+
+
+def masks_to_image(masks: Tensor, img_shape, ori_shape=None) -> Tensor:
+    """Resize stride-4 soft masks of the padded input to the image.
+
+    x4 bilinear upsampling to the padded input, crop to the resized image
+    (``img_shape``), then (optionally) bilinear resize to ``ori_shape``;
+    all with ``align_corners=False``.
+
+    Args:
+        masks (Tensor): Soft masks of shape (n, H/4, W/4); n may be 0.
+        img_shape (tuple[int, int]): (h, w) of the resized image inside
+            the padded input.
+        ori_shape (tuple[int, int], optional): (h, w) of the original image;
+            None keeps ``img_shape``.
+
+    Returns:
+        Tensor: Soft masks of shape (n, *out_shape).
+    """
+    out_shape = tuple(ori_shape or img_shape)
+    if masks.shape[0] == 0:
+        return masks.new_zeros(0, *out_shape)
+    masks = F.interpolate(
+        masks[None], scale_factor=4, mode='bilinear', align_corners=False)
+    masks = masks[..., :img_shape[0], :img_shape[1]]
+    if tuple(masks.shape[-2:]) != out_shape:
+        masks = F.interpolate(
+            masks, size=out_shape, mode='bilinear', align_corners=False)
+    return masks[0]
+
+
+@MODELS.register_module()
+class PanopticFCNFusionHead(BaseModule):
+    """Resize the masks of every image and merge them into a panoptic map.
+
+    For each image: thing and stuff soft masks are resized to the original
+    size; thing masks are thresholded at ``mask_thr``; the stuff
+    probabilities fill an N_st-channel semantic map (zeros for stuff not
+    kept); ``merge_mode`` (``'heuristic'``, the reference, or ``'argmax'``, the
+    paper's faster variant) builds the panoptic map.
+
+    Args:
+        num_things_classes (int): N_th. Defaults to 80.
+        num_stuff_classes (int): Stuff classes (N_st - 1). Defaults to 53.
+        test_cfg (dict, optional): ``mask_thr``, ``merge_mode``,
+            ``merge_overlap_thr``, ``merge_thing_thr`` (things scoring
+            less are not painted), ``stuff_area_limit``;
+            missing keys take the reference values. Other keys (the head's
+            settings, when the detector passes one shared test_cfg) are
+            ignored.
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 num_things_classes: int = 80,
+                 num_stuff_classes: int = 53,
+                 test_cfg: dict = None,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
+        self.num_classes = num_things_classes + num_stuff_classes
+        self.test_cfg = ConfigDict(DEFAULT_TEST_CFG)
+        self.test_cfg.update(test_cfg or {})
+        if self.test_cfg.merge_mode not in MERGE_MODES:
+            raise ValueError('PanopticFCNFusionHead: test_cfg.merge_mode '
+                             f'must be one of {MERGE_MODES}, got '
+                             f'{self.test_cfg.merge_mode!r}')
+
+    def predict(self,
+                thing_results: List[InstanceData],
+                stuff_results: List[InstanceData],
+                batch_img_metas: List[dict],
+                rescale: bool = True) -> List[dict]:
+        """Build the results of every image.
+
+        Args:
+            thing_results (list[InstanceData]): Per image ``masks`` soft
+                (n, H/4, W/4), ``scores`` (n,), ``labels`` (n,), sorted by
+                score (see :meth:`PanopticFCNHead.predict`).
+            stuff_results (list[InstanceData]): Per image ``masks`` soft
+                (u, H/4, W/4), ``scores`` and ``labels`` (stuff channels).
+            batch_img_metas (list[dict]): With ``img_shape`` and
+                ``ori_shape``.
+            rescale (bool): Results at ``ori_shape`` (True) or at the
+                resized ``img_shape``. Defaults to True.
+
+        Returns:
+            list[dict]: Per image ``pan_results`` (PixelData ``sem_seg``
+            (1, H, W) long, ``label + instance_id * INSTANCE_OFFSET``, void
+            = num_classes), ``ins_results`` (InstanceData ``masks`` bool
+            (n, H, W), ``labels``, ``scores``, ``bboxes`` (n, 4)) and
+            ``sem_results`` (PixelData ``sem_seg`` (1, H, W), argmax over
+            the N_st channels, 0 = things).
+        """
+        return [
+            self._predict_single(things, stuff, meta, rescale)
+            for things, stuff, meta in zip(thing_results, stuff_results,
+                                           batch_img_metas)
+        ]
+
+    def _predict_single(self, things: InstanceData, stuff: InstanceData,
+                        img_meta: dict, rescale: bool) -> dict:
+        """Results of one image; see :meth:`predict`."""
+        cfg = self.test_cfg
+        img_shape = img_meta['img_shape'][:2]
+        ori_shape = img_meta['ori_shape'][:2] if rescale else None
+        thing_probs = masks_to_image(things.masks, img_shape, ori_shape)
+        thing_masks = thing_probs > cfg.mask_thr  # (n, H, W)
+        stuff_probs = masks_to_image(stuff.masks, img_shape, ori_shape)
+        sem_probs = stuff_probs.new_zeros(self.num_stuff_classes + 1,
+                                          *stuff_probs.shape[-2:])
+        sem_probs[stuff.labels] = stuff_probs  # (N_st, H, W)
+
+        merge_args = dict(
+            num_things_classes=self.num_things_classes,
+            num_classes=self.num_classes,
+            thing_score_thr=cfg.merge_thing_thr,
+            stuff_area_limit=cfg.stuff_area_limit,
+            instance_offset=INSTANCE_OFFSET)
+        if cfg.merge_mode == 'heuristic':
+            pan_seg = heuristic_merge(
+                thing_masks,
+                things.scores,
+                things.labels,
+                sem_probs,
+                overlap_thr=cfg.merge_overlap_thr,
+                **merge_args)
+        else:
+            # the arg-max compares soft thing probabilities with the stuff
+            # probabilities; below the mask threshold a pixel is void
+            pan_seg = argmax_merge(
+                thing_probs,
+                things.scores,
+                things.labels,
+                sem_probs,
+                prob_thr=cfg.mask_thr,
+                **merge_args)
+        ins_results = InstanceData(
+            masks=thing_masks,
+            labels=things.labels,
+            scores=things.scores,
+            bboxes=masks_to_boxes(thing_masks))
+        return dict(
+            pan_results=PixelData(sem_seg=pan_seg[None]),
+            ins_results=ins_results,
+            sem_results=PixelData(sem_seg=sem_probs.argmax(dim=0)[None]))

@@ -1,0 +1,483 @@
+"""Training targets of Panoptic FCN (Sec. 3.2-3.4 of the paper).
+
+Pure functions for the pieces (Gaussian radius and heatmaps, mass centres,
+level assignment, top-k positive kernels, stuff kernel pooling) and
+:class:`PanopticFCNTargetGenerator`, which builds every target of one image.
+"""
+from dataclasses import dataclass, field
+from typing import List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmpfcn.registry import TASK_UTILS
+
+
+def gaussian_radius(heights: Tensor,
+                    widths: Tensor,
+                    min_overlap: float = 0.7) -> Tensor:
+    """CenterNet Gaussian radius of boxes, in the reference's original form.
+
+    The three quadratic roots (both corners inside, both outside, one of
+    each) are each divided by 2, as in the original CornerNet code the
+    reference uses (not the corrected ``/ (2a)`` form), and
+    ``r = int(max(0, min(r1, r2, r3)))``.
+
+    Args:
+        heights (Tensor): Box heights on the level grid, shape (N,).
+        widths (Tensor): Box widths on the level grid, shape (N,).
+        min_overlap (float): Minimum IoU of a box whose corners move by
+            the radius. Defaults to 0.7.
+
+    Returns:
+        Tensor: Radii of shape (N,), dtype long (truncated towards zero).
+    """
+    h = heights.float()
+    w = widths.float()
+    b1 = h + w
+    c1 = w * h * (1 - min_overlap) / (1 + min_overlap)
+    r1 = (b1 + torch.sqrt(b1**2 - 4 * c1)) / 2
+
+    a2 = 4
+    b2 = 2 * (h + w)
+    c2 = (1 - min_overlap) * w * h
+    r2 = (b2 + torch.sqrt(b2**2 - 4 * a2 * c2)) / 2
+
+    a3 = 4 * min_overlap
+    b3 = -2 * min_overlap * (h + w)
+    c3 = (min_overlap - 1) * w * h
+    r3 = (b3 + torch.sqrt(b3**2 - 4 * a3 * c3)) / 2
+
+    radius = torch.minimum(r1, torch.minimum(r2, r3))
+    return radius.clamp(min=0).long()
+
+
+def draw_gaussian_heatmap(
+        num_classes: int,
+        size: Tuple[int, int],
+        centers: Tensor,
+        radii: Tensor,
+        labels: Tensor,
+        eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+    """Draw one Gaussian per instance on its class channel, merged by max.
+
+    Every Gaussian has ``sigma = (2r + 1) / 3``, peak 1 at its centre, is
+    limited to the ``(2r + 1) x (2r + 1)`` window around the centre
+    (clipped at the map border) and values below ``eps * peak`` are 0.
+    All instances are drawn at once.
+
+    Args:
+        num_classes (int): Number of class channels.
+        size (tuple[int, int]): Map size ``(h, w)``.
+        centers (Tensor): Integer centres ``[y, x]``, shape (N, 2), long.
+        radii (Tensor): Radii, shape (N,), long.
+        labels (Tensor): Class channel of every instance, shape (N,).
+        eps (float): Relative cut-off of the Gaussian tails.
+
+    Returns:
+        Tensor: Heatmap of shape (num_classes, h, w), float32.
+    """
+    height, width = size
+    device = centers.device
+    heatmap = torch.zeros(num_classes, height * width, device=device)
+    num = centers.shape[0]
+    if num == 0:
+        return heatmap.view(num_classes, height, width)
+    if centers.shape != (num, 2) or radii.shape != (num, ) or \
+            labels.shape != (num, ):
+        raise ValueError('draw_gaussian_heatmap expects centers (N, 2), radii '
+                         f'(N,) and labels (N,), got {tuple(centers.shape)}, '
+                         f'{tuple(radii.shape)} and {tuple(labels.shape)}')
+    radii = radii.to(device)
+    dy = torch.arange(height, device=device) - centers[:, :1]  # (N, h)
+    dx = torch.arange(width, device=device) - centers[:, 1:]  # (N, w)
+    sigma = (2 * radii.float() + 1) / 3  # (N,)
+    dist2 = (dy[:, :, None]**2 + dx[:, None, :]**2).float()  # (N, h, w)
+    gauss = torch.exp(-dist2 / (2 * sigma**2)[:, None, None])
+    in_window = ((dy.abs() <= radii[:, None])[:, :, None]
+                 & (dx.abs() <= radii[:, None])[:, None, :])
+    # the peak of every window is exp(0) = 1, so eps * max is just eps
+    gauss = torch.where(in_window & (gauss >= eps), gauss, 0)
+    index = labels.to(device).long()[:, None].expand(-1, height * width)
+    heatmap.scatter_reduce_(0, index, gauss.view(num, -1), reduce='amax')
+    return heatmap.view(num_classes, height, width)
+
+
+def mass_centers(masks: Tensor) -> Tensor:
+    """Mean row and column of the positive (> 0) pixels of every mask.
+
+    Args:
+        masks (Tensor): Masks of shape (N, h, w), bool or (soft) float.
+
+    Returns:
+        Tensor: Centres ``[y, x]`` of shape (N, 2), float32; NaN for a mask
+        without positive pixels.
+    """
+    if masks.dim() != 3:
+        raise ValueError('mass_centers expects masks of shape (N, h, w), got '
+                         f'{tuple(masks.shape)}')
+    _, height, width = masks.shape
+    fg = masks > 0
+    # integer sums are exact for any map size
+    row_counts = fg.sum(dim=2)  # (N, h)
+    col_counts = fg.sum(dim=1)  # (N, w)
+    area = row_counts.sum(dim=1).float()  # (N,)
+    rows = torch.arange(height, device=masks.device)
+    cols = torch.arange(width, device=masks.device)
+    y = (row_counts * rows).sum(dim=1).float() / area
+    x = (col_counts * cols).sum(dim=1).float() / area
+    return torch.stack((y, x), dim=1)
+
+
+def assign_levels(scales: Tensor,
+                  scale_ranges: Sequence[Tuple[float, float]]) -> Tensor:
+    """Assign instances to every level whose closed scale range holds them.
+
+    Args:
+        scales (Tensor): ``sqrt(box area)`` of every instance, shape (N,).
+        scale_ranges (Sequence[tuple[float, float]]): ``(low, high)`` per
+            level; ranges may overlap and both ends are included.
+
+    Returns:
+        Tensor: Bool assignment of shape (L, N).
+    """
+    ranges = torch.as_tensor(
+        scale_ranges, dtype=scales.dtype, device=scales.device)  # (L, 2)
+    return ((scales[None] >= ranges[:, :1]) & (scales[None] <= ranges[:, 1:]))
+
+
+def topk_positive_kernels(guidance: Tensor, regions: Tensor,
+                          k: int) -> Tuple[Tensor, Tensor]:
+    """Pick the k most confident positions of every instance (Sec. 3.4).
+
+    The guidance (sigmoid of the predicted thing heatmap at the GT class) is
+    zeroed outside the candidate region and the top-k positions are taken;
+    their weights are the guidance values normalised to sum to 1. Picks
+    outside the region (region smaller than k) have weight 0. The weights
+    are not detached, so the dice loss also trains the position head.
+
+    Args:
+        guidance (Tensor): Guidance scores of shape (n, P), P = h_l * w_l.
+        regions (Tensor): Candidate regions of shape (n, P), bool.
+        k (int): Number of kernels per instance.
+
+    Returns:
+        tuple[Tensor, Tensor]: Flat positions (n, k), long, and weights
+        (n, k). If P < k the missing picks are position 0 with weight 0.
+    """
+    if guidance.dim() != 2 or guidance.shape != regions.shape:
+        raise ValueError('topk_positive_kernels expects guidance and regions '
+                         f'of the same (n, P) shape, got '
+                         f'{tuple(guidance.shape)} and '
+                         f'{tuple(regions.shape)}')
+    scores = torch.where(regions.bool(), guidance, 0)
+    values, inds = scores.topk(min(k, scores.shape[1]), dim=1)
+    missing = k - values.shape[1]
+    if missing > 0:
+        values = F.pad(values, (0, missing))
+        inds = F.pad(inds, (0, missing))
+    weights = values / values.sum(dim=1, keepdim=True).clamp(min=1e-8)
+    return inds, weights
+
+
+def stuff_kernel_pooling(regions: Tensor, kernel_map: Tensor) -> Tensor:
+    """Average the kernel map over each stuff region, divided by the MAP area.
+
+    As in the reference, the sum over the region is divided by ``h * w``,
+    not by the region area, in training and at inference alike.
+
+    Args:
+        regions (Tensor): Region masks of shape (..., m, h, w), bool or
+            float.
+        kernel_map (Tensor): Kernel map of shape (..., C, h, w).
+
+    Returns:
+        Tensor: Stuff kernels of shape (..., m, C).
+    """
+    if regions.shape[-2:] != kernel_map.shape[-2:]:
+        raise ValueError('stuff_kernel_pooling: regions and kernel_map must '
+                         'share their spatial size, got '
+                         f'{tuple(regions.shape)} and '
+                         f'{tuple(kernel_map.shape)}')
+    height, width = kernel_map.shape[-2:]
+    pooled = torch.einsum('...mhw,...chw->...mc',
+                          regions.to(kernel_map.dtype), kernel_map)
+    return pooled / (height * width)
+
+
+@dataclass
+class ImageTargets:
+    """Every training target of one image (L levels, P3..P7).
+
+    Attributes:
+        thing_heatmaps (list[Tensor]): Focal targets (N_th, h_l, w_l).
+        stuff_heatmaps (list[Tensor]): Focal targets (N_st, h_l, w_l).
+        thing_masks (Tensor): Soft stride-4 masks of the non-crowd
+            instances, (N_inst, H/4, W/4) (dice targets).
+        stuff_masks (Tensor): Soft stride-4 one-hot stuff map,
+            (N_st, H/4, W/4) (dice targets).
+        thing_inds (list[Tensor]): Indices into ``thing_masks`` of the
+            instances assigned to each level, (n_l,), at most
+            ``max_things_per_level``.
+        thing_labels (list[Tensor]): Their classes, (n_l,).
+        thing_regions (list[Tensor]): Their top-k candidate regions,
+            (n_l, h_l, w_l) bool.
+        stuff_labels (list[Tensor]): Stuff channels that are targets at each
+            level, (m_l,).
+        stuff_regions (list[Tensor]): Their regions, (m_l, h_l, w_l) bool.
+        num_things (int): ``sum_l n_l``, this image's share of the thing
+            loss normaliser.
+        thing_centers (list[Tensor]): Flat level position ``y * w_l + x``
+            of each of those instances' heatmap peak (its centre), (n_l,);
+            for the centre-kernel ablation without top-k.
+    """
+    thing_heatmaps: List[Tensor]
+    stuff_heatmaps: List[Tensor]
+    thing_masks: Tensor
+    stuff_masks: Tensor
+    thing_inds: List[Tensor]
+    thing_labels: List[Tensor]
+    thing_regions: List[Tensor]
+    stuff_labels: List[Tensor]
+    stuff_regions: List[Tensor]
+    num_things: int
+    thing_centers: List[Tensor] = field(default_factory=list)
+
+
+def _resize(maps: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Bilinearly resize (N, h, w) maps (align_corners=False), N may be 0."""
+    if maps.shape[0] == 0:
+        return maps.new_zeros(0, *size)
+    return F.interpolate(
+        maps[None], size=size, mode='bilinear', align_corners=False)[0]
+
+
+@TASK_UTILS.register_module()
+class PanopticFCNTargetGenerator:
+    """Build the position, kernel and mask targets of one image.
+
+    Things: soft stride-4 masks (bilinear), Gaussian heatmaps at the mass
+    centres on every level whose closed scale range holds ``sqrt(box
+    area)``, and per level up to ``max_things_per_level`` instances with
+    their candidate regions for the top-k kernels. All instances of a level
+    are drawn on its heatmap; only the kernel targets are capped.
+    Stuff: the one-hot stuff map (channel 0 = all things, crowd included;
+    ignore pixels all zero, i.e. negatives) resized to stride 4 and then to
+    every level; values < ``stuff_region_thr`` become 0.
+
+    Args:
+        num_things_classes (int): Thing classes (N_th). Defaults to 80.
+        num_stuff_classes (int): Stuff classes without the "things"
+            channel; N_st = num_stuff_classes + 1. Defaults to 53.
+        strides (Sequence[int]): Level strides, only used to derive the
+            level sizes when they are not given. Defaults to P3..P7.
+        scale_ranges (Sequence[tuple]): Closed ``sqrt(area)`` range per
+            level, in input pixels. Defaults to the COCO ranges.
+        encoder_stride (int): Stride of the mask (encoder) resolution.
+            Defaults to 4.
+        max_things_per_level (int): Cap on kernel targets per level.
+            Defaults to 100.
+        gaussian_overlap (float): ``min_overlap`` of the Gaussian radius.
+            Defaults to 0.7.
+        stuff_region_thr (float): Stuff map values below it are 0.
+            Defaults to 0.5.
+        thing_region_thr (float): Resized masks above it form the top-k
+            candidate region. Defaults to 0.1.
+        ignore_index (int): Void value of the stuff map. Defaults to 255.
+    """
+
+    def __init__(self,
+                 num_things_classes: int = 80,
+                 num_stuff_classes: int = 53,
+                 strides: Sequence[int] = (8, 16, 32, 64, 128),
+                 scale_ranges: Sequence[Tuple[float, float]] = (
+                     (1, 64), (32, 128), (64, 256), (128, 512), (256, 2048)),
+                 encoder_stride: int = 4,
+                 max_things_per_level: int = 100,
+                 gaussian_overlap: float = 0.7,
+                 stuff_region_thr: float = 0.5,
+                 thing_region_thr: float = 0.1,
+                 ignore_index: int = 255) -> None:
+        if len(strides) != len(scale_ranges):
+            raise ValueError('PanopticFCNTargetGenerator: strides and '
+                             'scale_ranges need one entry per level, got '
+                             f'{len(strides)} and {len(scale_ranges)}')
+        if 0 <= ignore_index <= num_stuff_classes:
+            raise ValueError(f'PanopticFCNTargetGenerator: ignore_index '
+                             f'{ignore_index} collides with the stuff '
+                             f'labels 0..{num_stuff_classes}')
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
+        self.num_stuff_channels = num_stuff_classes + 1
+        self.strides = tuple(strides)
+        self.scale_ranges = tuple(tuple(r) for r in scale_ranges)
+        self.encoder_stride = encoder_stride
+        self.max_things_per_level = max_things_per_level
+        self.gaussian_overlap = gaussian_overlap
+        self.stuff_region_thr = stuff_region_thr
+        self.thing_region_thr = thing_region_thr
+        self.ignore_index = ignore_index
+
+    @torch.no_grad()
+    def get_targets(
+            self,
+            gt_instances: InstanceData,
+            gt_stuff_map: Tensor,
+            pad_shape: Tuple[int, int],
+            level_sizes: Optional[Sequence[Tuple[int, int]]] = None
+    ) -> ImageTargets:
+        """Build the targets of one image.
+
+        Args:
+            gt_instances (InstanceData): Non-crowd instances with ``labels``
+                (N,) in [0, N_th), ``masks`` (mmdet ``BitmapMasks`` or a
+                tensor (N, H_pad, W_pad)) and ``bboxes`` (N, 4) xyxy in
+                input pixels (tensor or mmdet box type).
+            gt_stuff_map (Tensor): Stuff map (H_pad, W_pad) or
+                (1, H_pad, W_pad): 0 = thing, 1..num_stuff_classes = stuff,
+                ``ignore_index`` = void/padding.
+            pad_shape (tuple[int, int]): (H_pad, W_pad) of the batch input,
+                which masks and stuff map are padded to.
+            level_sizes (Sequence[tuple[int, int]], optional): (h_l, w_l)
+                of P3..P7. Defaults to ``ceil(H_pad / stride)`` per level,
+                which is what a stride-2 FPN gives for the padded input.
+
+        Returns:
+            ImageTargets: The targets, on the device of ``gt_stuff_map``.
+        """
+        pad_h, pad_w = int(pad_shape[0]), int(pad_shape[1])
+        if level_sizes is None:
+            level_sizes = [(-(-pad_h // s), -(-pad_w // s))
+                           for s in self.strides]
+        level_sizes = [(int(h), int(w)) for h, w in level_sizes]
+        if len(level_sizes) != len(self.scale_ranges):
+            raise ValueError(f'get_targets: level_sizes has '
+                             f'{len(level_sizes)} levels, scale_ranges '
+                             f'{len(self.scale_ranges)}')
+        if gt_stuff_map.dim() == 3 and gt_stuff_map.shape[0] == 1:
+            gt_stuff_map = gt_stuff_map[0]
+        if tuple(gt_stuff_map.shape) != (pad_h, pad_w):
+            raise ValueError('get_targets: gt_stuff_map must have the pad '
+                             f'shape {(pad_h, pad_w)}, got '
+                             f'{tuple(gt_stuff_map.shape)}')
+        # stride-4 size as the reference rounds it (exact for padded inputs)
+        enc_size = (int(pad_h / self.encoder_stride + 0.5),
+                    int(pad_w / self.encoder_stride + 0.5))
+
+        stuff_masks = self._stuff_masks(gt_stuff_map.long(), enc_size)
+        stuff_heatmaps, stuff_labels, stuff_regions = [], [], []
+        for size in level_sizes:
+            heat = _resize(stuff_masks, size).clamp(max=1)
+            heat[heat < self.stuff_region_thr] = 0
+            labels = heat.flatten(1).amax(dim=1).nonzero().squeeze(1)
+            stuff_heatmaps.append(heat)
+            stuff_labels.append(labels)
+            stuff_regions.append(heat[labels] > 0)
+
+        thing_masks, labels, boxes = self._things(gt_instances,
+                                                  (pad_h, pad_w), enc_size,
+                                                  gt_stuff_map.device)
+        box_w = (boxes[:, 2] - boxes[:, 0]).clamp(min=0)
+        box_h = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+        centers = mass_centers(thing_masks)  # (N, 2) at stride 4
+        # a tiny instance can vanish in the bilinear stride-4 mask: fall back
+        # to its box centre instead of a NaN mass centre
+        box_centers = torch.stack(
+            ((boxes[:, 1] + boxes[:, 3]) / 2,
+             (boxes[:, 0] + boxes[:, 2]) / 2), dim=1) / self.encoder_stride
+        centers = torch.where(centers.isnan(), box_centers, centers)
+        assigned = assign_levels(torch.sqrt(box_w * box_h),
+                                 self.scale_ranges)  # (L, N)
+
+        thing_heatmaps, thing_regions = [], []
+        thing_inds, thing_labels, thing_centers = [], [], []
+        for level, (h_l, w_l) in enumerate(level_sizes):
+            inds = assigned[level].nonzero().squeeze(1)
+            scale = centers.new_tensor([h_l / enc_size[0], w_l / enc_size[1]])
+            level_centers = (centers[inds] * scale).long()
+            level_centers[:, 0].clamp_(0, h_l - 1)
+            level_centers[:, 1].clamp_(0, w_l - 1)
+            radii = gaussian_radius(box_h[inds] * (h_l / pad_h),
+                                    box_w[inds] * (w_l / pad_w),
+                                    self.gaussian_overlap)
+            thing_heatmaps.append(
+                draw_gaussian_heatmap(self.num_things_classes, (h_l, w_l),
+                                      level_centers, radii, labels[inds]))
+            capped = slice(0, self.max_things_per_level)
+            thing_centers.append(level_centers[capped, 0] * w_l +
+                                 level_centers[capped, 1])
+            inds = inds[capped]
+            thing_inds.append(inds)
+            thing_labels.append(labels[inds])
+            thing_regions.append(
+                _resize(thing_masks[inds], (h_l, w_l)) > self.thing_region_thr)
+
+        return ImageTargets(
+            thing_heatmaps=thing_heatmaps,
+            stuff_heatmaps=stuff_heatmaps,
+            thing_masks=thing_masks,
+            stuff_masks=stuff_masks,
+            thing_inds=thing_inds,
+            thing_labels=thing_labels,
+            thing_regions=thing_regions,
+            stuff_labels=stuff_labels,
+            stuff_regions=stuff_regions,
+            num_things=sum(len(inds) for inds in thing_inds),
+            thing_centers=thing_centers)
+
+    def _stuff_masks(self, stuff_map: Tensor,
+                     enc_size: Tuple[int, int]) -> Tensor:
+        """Soft stride-4 one-hot of the stuff map, (N_st, H/4, W/4).
+
+        Only the channels present are resized (bilinear is linear, absent
+        channels stay 0), which avoids a full-resolution (N_st, H, W) map.
+        """
+        void = stuff_map == self.ignore_index
+        valid = void | ((stuff_map >= 0) &
+                        (stuff_map < self.num_stuff_channels))
+        if not bool(valid.all()):
+            raise ValueError(
+                'get_targets: gt_stuff_map holds values '
+                f'{torch.unique(stuff_map[~valid]).tolist()}; expected 0 '
+                f'(things), 1..{self.num_stuff_classes} (stuff) or '
+                f'{self.ignore_index} (void)')
+        # bincount, not unique: no sort of the full-resolution map
+        counts = torch.bincount(
+            torch.where(void, self.num_stuff_channels, stuff_map).flatten(),
+            minlength=self.num_stuff_channels + 1)
+        present = counts[:self.num_stuff_channels].nonzero().squeeze(1)
+        one_hot = (stuff_map[None] == present[:, None, None]).float()
+        stuff_masks = one_hot.new_zeros(self.num_stuff_channels, *enc_size)
+        stuff_masks[present] = _resize(one_hot, enc_size)
+        return stuff_masks
+
+    def _things(self, gt_instances: InstanceData, pad_shape: Tuple[int, int],
+                enc_size: Tuple[int, int],
+                device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+        """Validate the instances; return soft stride-4 masks (N, H/4, W/4),
+        labels (N,) and boxes (N, 4) on ``device``."""
+        for name in ('labels', 'masks', 'bboxes'):
+            if name not in gt_instances:
+                raise KeyError(f'get_targets: gt_instances has no {name!r}')
+        labels = gt_instances.labels.to(device).long()
+        num = labels.shape[0]
+        if labels.numel() and (labels.min() < 0 or
+                               labels.max() >= self.num_things_classes):
+            raise ValueError(
+                'get_targets: gt_instances.labels must be thing classes in '
+                f'[0, {self.num_things_classes}), got {labels.tolist()}')
+        boxes = gt_instances.bboxes
+        boxes = getattr(boxes, 'tensor', boxes).to(device).float()
+        masks = gt_instances.masks
+        if hasattr(masks, 'to_tensor'):
+            masks = masks.to_tensor(dtype=torch.float32, device=device)
+        masks = torch.as_tensor(masks, device=device).float()
+        if boxes.shape != (num, 4) or masks.shape != (num, *pad_shape):
+            raise ValueError(
+                f'get_targets: expected gt_instances.bboxes ({num}, 4) and '
+                f'masks ({num}, {pad_shape[0]}, {pad_shape[1]}) padded to '
+                f'the batch input, got {tuple(boxes.shape)} and '
+                f'{tuple(masks.shape)}')
+        return _resize(masks, enc_size), labels, boxes

@@ -1,0 +1,123 @@
+"""Every Panoptic FCN config builds and runs one loss step and one predict
+on two images of different sizes (random weights, tiny inputs)."""
+import glob
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from mmdet.evaluation import INSTANCE_OFFSET
+from mmengine.config import Config
+
+from mmpfcn.registry import MODELS
+from mmpfcn.utils.setup_env import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
+from panoptic_samples import batch, default_sample  # noqa: E402
+
+CONFIGS = sorted(
+    osp.basename(p)
+    for p in glob.glob(osp.join(ROOT, 'configs/panoptic_fcn/*.py')))
+
+
+def test_all_paper_models_have_a_config():
+    assert len(CONFIGS) == 14
+    assert 'panoptic-fcn_r18_fpn_synthetic-panoptic.py' in CONFIGS
+
+
+def build(name):
+    register_all_modules()
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/panoptic_fcn', name))
+    assert cfg.default_scope == 'mmpfcn'
+    cfg.model.backbone.init_cfg = None  # no download
+    torch.manual_seed(0)
+    return MODELS.build(cfg.model)
+
+
+def two_images():
+    return batch(default_sample((64, 96)), default_sample((50, 70), seed=1))
+
+
+@pytest.mark.parametrize('name', CONFIGS)
+def test_config_builds_trains_and_predicts(name):
+    model = build(name)
+    data = two_images()
+    model.train()
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    assert len(losses) == 4
+    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
+
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(data, False),
+                        mode='predict')
+    for result, shape in zip(results, [(64, 96), (50, 70)]):
+        pan = result.pred_panoptic_seg.sem_seg
+        assert pan.shape == (1, *shape)
+        assert (pan % INSTANCE_OFFSET).max() <= \
+            model.panoptic_head.num_classes
+        assert result.pred_sem_seg.sem_seg.shape == (1, *shape)
+
+
+# the other configs share one of these architectures (they change the data
+# pipeline, the schedule, k or the test thresholds), so a backward pass per
+# architecture covers them
+@pytest.mark.parametrize('name', [
+    'panoptic-fcn_r50_fpn_3x_coco-panoptic.py',
+    'panoptic-fcn-star_r50_fpn_3x_coco-panoptic.py',
+    'panoptic-fcn_r101-dconv-c3-c5_fpn_3x_coco-panoptic.py'
+])
+def test_config_backward(name):
+    model = build(name)
+    data = two_images()
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    sum(losses.values()).backward()
+    head = model.panoptic_head
+    for param in (head.thing_embed.weight, head.stuff_embed.weight,
+                  model.backbone.layer4[0].conv2.weight):
+        assert param.grad is not None and param.grad.abs().sum() > 0
+    # stem and res2 are frozen (frozen_stages=1)
+    assert model.backbone.layer1[0].conv1.weight.grad is None
+
+
+def test_coco_configs_follow_the_reference():
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/panoptic_fcn',
+                 'panoptic-fcn_r50_fpn_3x_coco-panoptic.py'))
+    model = cfg.model
+    assert model.data_preprocessor.bgr_to_rgb is False
+    assert model.data_preprocessor.std == [1.0, 1.0, 1.0]
+    assert model.backbone.style == 'caffe'
+    assert model.backbone.init_cfg.checkpoint == \
+        'open-mmlab://detectron2/resnet50_caffe'
+    assert model.neck.num_outs == 6
+    assert model.neck.add_extra_convs == 'on_output'
+    assert model.test_cfg.pool_sizes == (3, 3, 3, 5, 5)
+    assert cfg.optim_wrapper.clip_grad == dict(type='value', clip_value=35)
+    assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
+    assert cfg.train_cfg.max_iters == 270000
+    assert [s.type for s in cfg.param_scheduler] == ['LinearLR', 'PolyLR']
+    assert cfg.param_scheduler[1].end == 270000
+    assert cfg.train_dataloader.batch_size * 8 == 16
+
+    def load(name):
+        return Config.fromfile(osp.join(ROOT, 'configs/panoptic_fcn', name))
+
+    sizes = {'400': (3, (666, 400)), '512': (3, (854, 512)),
+             '600': (5, (1000, 600))}
+    for size, (k, test_scale) in sizes.items():
+        sized = load(f'panoptic-fcn_r50_fpn_{size}_3x_coco-panoptic.py')
+        assert sized.model.panoptic_head.pos_num == k
+        assert sized.test_dataloader.dataset.pipeline[1].scale == test_scale
+        fast = load(f'panoptic-fcn_r50_fpn_{size}_fast_3x_coco-panoptic.py')
+        assert fast.model.test_cfg.thing_peak_thr == 0.2
+        assert fast.model.test_cfg.stuff_score_thr == 0.1
+    star = load('panoptic-fcn-star_r50_fpn_3x_coco-panoptic.py')
+    assert star.model.panoptic_head.feature_encoder.feat_channels == 256
+    assert star.model.panoptic_head.feature_encoder.use_dcn is True
+    dcn = load('panoptic-fcn_r101-dconv-c3-c5_fpn_3x_coco-panoptic.py')
+    assert dcn.model.backbone.depth == 101
+    assert dcn.model.backbone.stage_with_dcn == (False, True, True, True)
+    assert load('panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
+                ).train_cfg.max_iters == 90000

@@ -1,0 +1,74 @@
+"""Builders of tiny panoptic inputs for the model tests: images with
+rectangular things on a stuff layout, as the data pipeline packs them
+(masks and stuff map at the image size; the data preprocessor pads)."""
+from typing import Sequence, Tuple
+
+import numpy as np
+import torch
+from mmdet.structures import DetDataSample
+from mmdet.structures.mask import BitmapMasks
+from mmengine.structures import InstanceData, PixelData
+
+Box = Tuple[int, int, int, int]
+
+
+def _instances(boxes: Sequence[Box], labels: Sequence[int], height: int,
+               width: int) -> InstanceData:
+    masks = np.zeros((len(boxes), height, width), np.uint8)
+    for i, (x1, y1, x2, y2) in enumerate(boxes):
+        masks[i, y1:y2, x1:x2] = 1
+    return InstanceData(
+        labels=torch.tensor(list(labels), dtype=torch.long),
+        masks=BitmapMasks(masks, height, width),
+        bboxes=torch.tensor(boxes, dtype=torch.float32).view(-1, 4))
+
+
+def panoptic_sample(shape: Tuple[int, int],
+                    boxes: Sequence[Box] = (),
+                    labels: Sequence[int] = (),
+                    crowd_boxes: Sequence[Box] = (),
+                    num_stuff_classes: int = 4,
+                    void: bool = False,
+                    seed: int = 0) -> Tuple[torch.Tensor, DetDataSample]:
+    """A random uint8 image and its data sample.
+
+    The stuff map has vertical bands of stuff classes 1..num_stuff_classes
+    (all void if ``void``); thing and crowd pixels are 0.
+
+    Returns:
+        tuple[Tensor, DetDataSample]: Image (3, H, W) and sample.
+    """
+    height, width = shape
+    gen = torch.Generator().manual_seed(seed)
+    image = torch.randint(0, 256, (3, height, width), generator=gen,
+                          dtype=torch.uint8)
+    cols = torch.arange(width) * num_stuff_classes // width + 1
+    stuff = cols[None].expand(height, width).clone()
+    if void:
+        stuff[:] = 255
+    for x1, y1, x2, y2 in (*boxes, *crowd_boxes):
+        stuff[y1:y2, x1:x2] = 0
+    sample = DetDataSample(
+        metainfo=dict(img_shape=shape, ori_shape=shape,
+                      scale_factor=(1.0, 1.0)))
+    sample.gt_instances = _instances(boxes, labels, height, width)
+    sample.ignored_instances = _instances(crowd_boxes,
+                                          [0] * len(crowd_boxes), height,
+                                          width)
+    sample.gt_sem_seg = PixelData(sem_seg=stuff[None])
+    return image, sample
+
+
+def default_sample(shape: Tuple[int, int], seed: int = 0):
+    """Three things of different sizes on four stuff bands."""
+    height, width = shape
+    boxes = [(2, 2, 18, 14), (width // 2, 4, width - 2, height // 2),
+             (6, height - 12, 14, height - 4)]
+    return panoptic_sample(shape, boxes, [0, 1, 3], seed=seed)
+
+
+def batch(*pairs) -> dict:
+    """Model input dict of (image, sample) pairs."""
+    return dict(
+        inputs=[image for image, _ in pairs],
+        data_samples=[sample for _, sample in pairs])
