@@ -1,0 +1,4 @@
+"""Runner metrics of mmpfcn."""
+from .panoptic_fcn_metric import PanopticFCNMetric
+
+__all__ = ['PanopticFCNMetric']

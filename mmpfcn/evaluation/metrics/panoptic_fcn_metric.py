@@ -1,0 +1,387 @@
+"""The runner metric of Panoptic FCN: PQ, mask AP and mIoU in one pass.
+
+Per image, :meth:`PanopticFCNMetric.process` turns the prediction and the
+ground truth into RLE segments (one pass over each map, no PNG written or
+re-read; the GT RLEs are cached for later validations) plus three pixel
+counts per semantic class; only these small, picklable records are
+gathered from the ranks. :meth:`compute_metrics`
+then hands the RLE segments to the PQ engine and to COCOeval.
+"""
+import os
+import os.path as osp
+from collections import Counter
+from typing import Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmengine.evaluator import BaseMetric
+from mmengine.fileio import dump
+from mmengine.logging import MMLogger, print_log
+from mmengine.structures import BaseDataElement
+from pycocotools import mask as mask_utils
+
+from mmpfcn.registry import METRICS
+
+from ..functional.panoptic_io import write_panoptic_png
+from ..functional.pq import ENGINES as PQ_ENGINES
+from ..functional.pq import evaluate_panoptic, print_panoptic_table
+from .class_maps import SEM_IGNORE, ClassMaps, build_class_maps
+from .ground_truth import PanopticGroundTruth, check_size
+from .mask_ap import AP_ENGINES, AP_KEYS, evaluate_mask_ap
+from .rle import encode_masks
+from .segments import encode_panoptic_prediction
+from .semantic_iou import mean_iou, semantic_area_stats
+
+
+def _to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
+    """A CPU numpy view of a tensor (arrays pass through)."""
+    if isinstance(data, torch.Tensor):
+        return data.detach().cpu().numpy()
+    return np.asarray(data)
+
+
+def _label_map(data: np.ndarray | torch.Tensor, name: str,
+               what: str) -> np.ndarray:
+    """The (H, W) integer map of a (1, H, W) prediction, in its own dtype
+    (no widening copy: int32 maps encode faster)."""
+    data = _to_numpy(data)
+    if data.ndim != 3 or data.shape[0] != 1 or not np.issubdtype(
+            data.dtype, np.integer):
+        raise ValueError(f'{name}: {what}.sem_seg must be a (1, H, W) '
+                         f'integer map, got {data.dtype} of shape '
+                         f'{data.shape}')
+    return data[0]
+
+
+@METRICS.register_module()
+class PanopticFCNMetric(BaseMetric):
+    """COCO panoptic quality, mask AP and stuff mIoU of one evaluation run.
+
+    Reads from each data sample ``img_id``, ``img_path`` and the model's
+    ``pred_panoptic_seg.sem_seg`` ((1, H, W), ``label + instance_id *
+    INSTANCE_OFFSET``, void = number of classes or the map's
+    ``ignore_index``) at the original image size. If present, also
+    ``pred_instances`` (``masks`` (n, H, W) bool, ``labels`` indexing
+    ``thing_classes``, ``scores``) for mask AP and ``pred_sem_seg.sem_seg``
+    ((1, H, W), 0 = things, ``1 + i`` = i-th stuff class) for mIoU. Ground
+    truth: ``ann_file`` plus the panoptic PNGs in ``seg_prefix`` (or the
+    sample's ``seg_map_path``); GT instances are the thing segments, crowd
+    ones with ``iscrowd=1``; the GT semantic map merges all things into 0.
+
+    Args:
+        ann_file (str): COCO panoptic JSON. With ``format_only`` an image
+            info file (``images`` and ``categories``) is enough.
+        seg_prefix (str, optional): Folder of the GT panoptic PNGs.
+            Defaults to None: use each sample's ``seg_map_path``.
+        classwise (bool): Log per-class PQ/SQ/RQ, AP and IoU and add
+            ``{class}_PQ`` to the returned metrics. Defaults to False.
+        format_only (bool): Only write the COCO panoptic results
+            (``{outfile_prefix}.panoptic.json`` and
+            ``{outfile_prefix}/panoptic/*.png``, dataset category ids) for a
+            test server and return ``{}``. Defaults to False.
+        outfile_prefix (str, optional): Prefix of the written results;
+            required with ``format_only``. Defaults to None.
+        nproc (int): Processes of the PQ engine. Defaults to 1.
+        engine (str): PQ engine, ``'hotcoco'`` or ``'panopticapi'``.
+            Defaults to ``'hotcoco'``.
+        ap_engine (str): COCOeval of ``'hotcoco'`` (same numbers, faster)
+            or ``'pycocotools'``. Defaults to ``'hotcoco'``.
+        cache_gt (bool): Keep each image's GT as RLE after its first
+            evaluation, so that later validations skip the PNG decoding
+            (about 12 KB per COCO image, on the rank that saw it).
+            Defaults to True.
+        backend_args (dict, optional): File backend of ``ann_file`` and the
+            GT PNGs. Defaults to None.
+        collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
+            across ranks. Defaults to ``'cpu'``.
+        prefix (str, optional): Prefix of the metric names. Defaults to
+            ``'coco_panoptic'``.
+    """
+    default_prefix: Optional[str] = 'coco_panoptic'
+
+    def __init__(self,
+                 ann_file: str,
+                 seg_prefix: Optional[str] = None,
+                 classwise: bool = False,
+                 format_only: bool = False,
+                 outfile_prefix: Optional[str] = None,
+                 nproc: int = 1,
+                 engine: str = 'hotcoco',
+                 ap_engine: str = 'hotcoco',
+                 cache_gt: bool = True,
+                 backend_args: Optional[dict] = None,
+                 collect_device: str = 'cpu',
+                 prefix: Optional[str] = None) -> None:
+        super().__init__(collect_device=collect_device, prefix=prefix)
+        if engine not in PQ_ENGINES:
+            raise ValueError(f'PanopticFCNMetric: engine must be one of '
+                             f'{PQ_ENGINES}, got {engine!r}')
+        if ap_engine not in AP_ENGINES:
+            raise ValueError(f'PanopticFCNMetric: ap_engine must be one of '
+                             f'{AP_ENGINES}, got {ap_engine!r}')
+        if format_only and not outfile_prefix:
+            raise ValueError('PanopticFCNMetric: format_only=True needs an '
+                             'outfile_prefix to write the results to')
+        self.classwise = classwise
+        self.format_only = format_only
+        self.outfile_prefix = outfile_prefix
+        self.nproc = nproc
+        self.engine = engine
+        self.ap_engine = ap_engine
+        self.gt = PanopticGroundTruth(
+            ann_file, seg_prefix, backend_args,
+            need_annotations=not format_only, cache=cache_gt)
+        self._class_maps: Optional[ClassMaps] = None
+
+    @property
+    def dataset_meta(self) -> Optional[dict]:
+        """The dataset's meta info; setting it re-matches the classes."""
+        return self._dataset_meta
+
+    @dataset_meta.setter
+    def dataset_meta(self, dataset_meta: dict) -> None:
+        self._dataset_meta = dataset_meta
+        self._class_maps = None
+        self.gt.clear_cache()  # its semantic labels follow the classes
+
+    @property
+    def class_maps(self) -> ClassMaps:
+        """Label -> category id lookups (built on first use)."""
+        if self._class_maps is None:
+            self._class_maps = build_class_maps(
+                self.gt.categories, self.dataset_meta, self.gt.ann_file)
+        return self._class_maps
+
+    # ----------------------------------------------------------- process
+
+    def process(self, data_batch: dict, data_samples: Sequence[dict]) -> None:
+        """Encode the predictions and GT of a batch into compact records.
+
+        Args:
+            data_batch (dict): The batch from the dataloader (unused).
+            data_samples (Sequence[dict]): The model's outputs, as dicts or
+                ``DetDataSample``.
+        """
+        for sample in data_samples:
+            if isinstance(sample, BaseDataElement):
+                sample = sample.to_dict()
+            if self.format_only:
+                self.results.append(self._format_one(sample))
+            else:
+                self.results.append(self._process_one(sample))
+
+    def _panoptic_segments(self, sample: dict, info: dict,
+                           name: str) -> tuple:
+        """Encode ``pred_panoptic_seg`` as RLE segments with ids 1..K.
+
+        Returns:
+            tuple: the segments (``id``, ``category_id``, ``area``,
+            ``segmentation``), the (K',) distinct values of the map and
+            the (K',) segment id of each (0 = void).
+        """
+        pred = sample['pred_panoptic_seg']
+        pan = _label_map(pred['sem_seg'], name, 'pred_panoptic_seg')
+        check_size(pan.shape, info, name, 'pred_panoptic_seg',
+                   self.gt.ann_file)
+        num_classes = len(self.class_maps.classes)
+        return encode_panoptic_prediction(
+            pan, self.class_maps.label2cat,
+            (num_classes, pred.get('ignore_index', num_classes)),
+            INSTANCE_OFFSET, name)
+
+    def _process_one(self, sample: dict) -> dict:
+        """The compact record of one image (see the module docstring)."""
+        info, name = self.gt.image_info(sample)
+        pred_segments, _, _ = self._panoptic_segments(sample, info, name)
+        gt = self.gt.rle(sample, info, name, self.class_maps
+                         if 'pred_sem_seg' in sample else None)
+        record = dict(image_id=sample['img_id'], file_name=gt['file_name'],
+                      height=info['height'], width=info['width'],
+                      pred_segments=pred_segments,
+                      gt_segments=gt['segments'], instances=None,
+                      sem_stats=None)
+        if 'pred_instances' in sample:
+            record['instances'] = self._encode_instances(
+                sample['pred_instances'], info, name)
+        if 'pred_sem_seg' in sample:
+            record['sem_stats'] = self._semantic_stats(
+                sample['pred_sem_seg'], gt['sem'], info, name)
+        return record
+
+    def _encode_instances(self, instances: dict, info: dict,
+                          name: str) -> dict:
+        """RLE masks, category ids and scores of ``pred_instances``."""
+        masks = instances['masks']
+        if masks.ndim != 3:
+            raise ValueError(f'{name}: pred_instances.masks must be '
+                             f'(n, H, W), got shape {tuple(masks.shape)}')
+        check_size(masks.shape[1:], info, name, 'pred_instances.masks',
+                   self.gt.ann_file)
+        labels = _to_numpy(instances['labels']).astype(np.int64)
+        num_things = self.class_maps.thing2cat.size
+        if labels.size and (labels.min() < 0 or labels.max() >= num_things):
+            raise ValueError(f'{name}: pred_instances.labels must index the '
+                             f'{num_things} thing classes, got '
+                             f'[{labels.min()}, {labels.max()}]')
+        return dict(
+            category_id=self.class_maps.thing2cat[labels],
+            score=_to_numpy(instances['scores']).astype(np.float64),
+            segmentation=encode_masks(masks))
+
+    def _semantic_stats(self, sem_seg: dict, gt_sem: tuple, info: dict,
+                        name: str) -> np.ndarray:
+        """(3, 1 + N_st) pixel counts of ``pred_sem_seg`` against the GT
+        semantic map (things merged into 0, void ignored), given as its
+        labels (K,) and their K RLEs."""
+        pred = _label_map(sem_seg['sem_seg'], name, 'pred_sem_seg')
+        check_size(pred.shape, info, name, 'pred_sem_seg',
+                   self.gt.ann_file)
+        num_sem = self.class_maps.num_sem_classes
+        if pred.size and (pred.min() < 0 or pred.max() >= num_sem):
+            raise ValueError(f'{name}: pred_sem_seg labels must lie in '
+                             f'0..{num_sem - 1}, got [{pred.min()}, '
+                             f'{pred.max()}]')
+        labels, rles = gt_sem
+        # The K masks tile the image, so argmax picks each pixel's label.
+        gt_map = labels[mask_utils.decode(rles).argmax(axis=2)]  # (H, W)
+        return semantic_area_stats(pred, gt_map, num_sem, SEM_IGNORE)
+
+    def _format_one(self, sample: dict) -> dict:
+        """Write the prediction PNG of a test-server submission; keep its
+        ``segments_info``."""
+        info, name = self.gt.image_info(sample)
+        segments, ids, seg_ids = self._panoptic_segments(sample, info, name)
+        pan = _to_numpy(sample['pred_panoptic_seg']['sem_seg'])[0]
+        png_dir = osp.join(self.outfile_prefix, 'panoptic')
+        os.makedirs(png_dir, exist_ok=True)
+        file_name = osp.splitext(info['file_name'])[0] + '.png'
+        write_panoptic_png(
+            osp.join(png_dir, file_name),
+            seg_ids[np.searchsorted(ids, pan)])
+        isthing = {c['id']: c['isthing'] for c in self.gt.categories}
+        return dict(
+            image_id=sample['img_id'],
+            file_name=file_name,
+            segments_info=[
+                dict(id=s['id'], category_id=s['category_id'],
+                     area=s['area'], iscrowd=0,
+                     isthing=isthing[s['category_id']]) for s in segments
+            ])
+
+    # --------------------------------------------------- compute_metrics
+
+    def compute_metrics(self, results: list) -> Dict[str, float]:
+        """PQ/SQ/RQ (all, things, stuff), mask AP and mIoU in percent.
+
+        Args:
+            results (list): The records of :meth:`process` from all ranks.
+
+        Returns:
+            dict[str, float]: ``PQ SQ RQ PQ_th SQ_th RQ_th PQ_st SQ_st
+            RQ_st``, plus ``AP AP50 AP75 APs APm APl`` if the predictions
+            have instances, ``mIoU`` if they have a semantic map, and
+            ``{class}_PQ`` with ``classwise``; ``{}`` with ``format_only``.
+        """
+        logger: MMLogger = MMLogger.get_current_instance()
+        repeated = [i for i, n in Counter(r['image_id']
+                                          for r in results).items() if n > 1]
+        if repeated:
+            raise ValueError(f'images {repeated[:10]} were evaluated more '
+                             'than once')
+        if self.format_only:
+            json_path = f'{self.outfile_prefix}.panoptic.json'
+            dump(dict(annotations=results), json_path)
+            logger.info(f'panoptic results written to {json_path} and '
+                        f'{osp.join(self.outfile_prefix, "panoptic")}')
+            return {}
+
+        has_instances = [r['instances'] is not None for r in results]
+        has_sem = [r['sem_stats'] is not None for r in results]
+        for what, flags in (('pred_instances', has_instances),
+                            ('pred_sem_seg', has_sem)):
+            if any(flags) and not all(flags):
+                raise ValueError(f'{what} is missing from the predictions '
+                                 f'of {flags.count(False)} of {len(flags)} '
+                                 'images; give it for all or none')
+        metrics = self._panoptic_quality(results, logger)
+        if results and all(has_instances):
+            metrics.update(self._mask_ap(results, logger))
+        if results and all(has_sem):
+            metrics.update(self._mean_iou(results, logger))
+        return metrics
+
+    def _panoptic_quality(self, results: list,
+                          logger: MMLogger) -> Dict[str, float]:
+        """PQ, SQ, RQ in percent from the RLE segments of all images."""
+        def annotations(key: str) -> List[dict]:
+            return [
+                dict(image_id=r['image_id'], file_name=r['file_name'],
+                     segments_info=r[key]) for r in results
+            ]
+
+        pq = evaluate_panoptic(
+            annotations('gt_segments'),
+            annotations('pred_segments'),
+            self.class_maps.categories,
+            gt_folder=None,
+            pred_folder=None,
+            engine=self.engine,
+            nproc=self.nproc)
+        names = {c['id']: c['name'] for c in self.class_maps.categories}
+        print_panoptic_table(
+            pq, logger=logger, classwise=self.classwise,
+            category_names=names)
+        metrics = {}
+        for group, suffix in (('All', ''), ('Things', '_th'),
+                              ('Stuff', '_st')):
+            for key in ('pq', 'sq', 'rq'):
+                metrics[key.upper() + suffix] = 100 * pq[group][key]
+        if self.classwise:
+            for cat_id, values in pq['per_class'].items():
+                metrics[f'{names[cat_id]}_PQ'] = 100 * values['pq']
+        return metrics
+
+    def _mask_ap(self, results: list, logger: MMLogger) -> Dict[str, float]:
+        """COCO mask AP in percent (-1 where COCOeval has no GT)."""
+        thing_ids = {c['id'] for c in self.class_maps.thing_categories}
+        gt_instances, detections = [], []
+        for r in results:
+            gt_instances += [
+                dict(image_id=r['image_id'], category_id=s['category_id'],
+                     segmentation=s['segmentation'], area=float(s['area']),
+                     iscrowd=s['iscrowd']) for s in r['gt_segments']
+                if s['category_id'] in thing_ids
+            ]
+            inst = r['instances']
+            detections += [
+                dict(image_id=r['image_id'], category_id=int(c),
+                     segmentation=m, score=float(s))
+                for c, s, m in zip(inst['category_id'], inst['score'],
+                                   inst['segmentation'])
+            ]
+        images = [dict(id=r['image_id'], height=r['height'],
+                       width=r['width']) for r in results]
+        stats, per_class, summary = evaluate_mask_ap(
+            images, self.class_maps.thing_categories, gt_instances,
+            detections, engine=self.ap_engine)
+        print_log('Mask AP:\n' + summary, logger=logger)
+        if self.classwise:
+            names = {c['id']: c['name']
+                     for c in self.class_maps.thing_categories}
+            print_log('Per-class mask AP:\n' + '\n'.join(
+                f'{names[c]:>24s} {100 * ap:7.3f}'
+                for c, ap in per_class.items()), logger=logger)
+        return {k: v if v < 0 else 100 * v for k, v in stats.items()
+                if k in AP_KEYS}
+
+    def _mean_iou(self, results: list, logger: MMLogger) -> Dict[str, float]:
+        """mIoU in percent over 'things' + the stuff classes."""
+        stats = np.sum([r['sem_stats'] for r in results], axis=0)
+        miou, iou = mean_iou(stats)
+        if self.classwise:
+            names = ['things'] + self.class_maps.stuff_classes
+            print_log('Per-class IoU:\n' + '\n'.join(
+                f'{n:>24s} {100 * v:7.3f}' for n, v in zip(names, iou)),
+                logger=logger)
+        return {'mIoU': 100 * miou}

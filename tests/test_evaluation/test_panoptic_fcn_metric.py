@@ -1,0 +1,513 @@
+"""Tests of the runner metric ``PanopticFCNMetric`` and its helpers."""
+import contextlib
+import io
+import json
+import os.path as osp
+import pickle
+import time
+
+import numpy as np
+import pytest
+import torch
+from panoptic_cases import CASE_CATEGORIES, make_case, write_split
+from pycocotools import mask as mask_utils
+from pycocotools.coco import COCO
+from pycocotools.cocoeval import COCOeval
+
+from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation.functional.panoptic_io import (
+    read_panoptic_png,
+    write_panoptic_png,
+)
+from mmpfcn.evaluation.functional.pq import evaluate_panoptic
+from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
+from mmpfcn.evaluation.metrics.rle import encode_id_map, encode_masks
+from mmpfcn.evaluation.metrics.semantic_iou import (
+    mean_iou,
+    semantic_area_stats,
+)
+
+OFFSET = 1000  # mmdet's INSTANCE_OFFSET
+PQ_KEYS = [f'{k}{s}' for s in ('', '_th', '_st') for k in ('PQ', 'SQ', 'RQ')]
+
+
+# ------------------------------------------------------------- fixtures
+
+
+class Split:
+    """A GT split on disk and everything needed to fake model outputs."""
+
+    def __init__(self, ann_file, seg_prefix, categories):
+        self.ann_file, self.seg_prefix = ann_file, seg_prefix
+        with open(ann_file) as f:
+            coco = json.load(f)
+        self.images = coco['images']
+        self.anns = {a['image_id']: a for a in coco['annotations']}
+        self.categories = categories
+        things = [c for c in categories if c['isthing']]
+        stuff = [c for c in categories if not c['isthing']]
+        self.meta = dict(classes=[c['name'] for c in things + stuff],
+                         thing_classes=[c['name'] for c in things],
+                         stuff_classes=[c['name'] for c in stuff])
+        self.label = {c['id']: i for i, c in enumerate(things + stuff)}
+        self.thing_label = {c['id']: i for i, c in enumerate(things)}
+        self.sem_label = {c['id']: 0 for c in things}
+        self.sem_label.update({c['id']: 1 + i for i, c in enumerate(stuff)})
+
+    def gt_map(self, image):
+        ann = self.anns[image['id']]
+        return read_panoptic_png(osp.join(self.seg_prefix, ann['file_name']))
+
+    def metric(self, **kwargs):
+        metric = PanopticFCNMetric(
+            ann_file=self.ann_file, seg_prefix=self.seg_prefix, **kwargs)
+        metric.dataset_meta = self.meta
+        return metric
+
+    def sample(self, image, id_map, segments, scores=None, sem=None):
+        """A model output whose panoptic map is ``id_map`` / ``segments``.
+
+        Thing segments that are not crowd become ``pred_instances`` (score
+        from ``scores`` or 1); ``sem`` is the semantic map (default: the
+        one implied by the segments, void as 0)."""
+        num_classes = len(self.label)
+        pan = np.full(id_map.shape, num_classes, np.int64)
+        sem_map = np.zeros(id_map.shape, np.int64)
+        masks, labels = [], []
+        for k, seg in enumerate(segments, start=1):
+            mask = id_map == seg['id']
+            cat = seg['category_id']
+            pan[mask] = self.label[cat] + k * OFFSET
+            sem_map[mask] = self.sem_label[cat]
+            if cat in self.thing_label and not seg.get('iscrowd', 0):
+                masks.append(mask)
+                labels.append(self.thing_label[cat])
+        masks = np.stack(masks) if masks else np.zeros((0, *id_map.shape))
+        if scores is None:
+            scores = np.ones(len(labels))
+        return dict(
+            img_id=image['id'], img_path=image['file_name'],
+            ori_shape=id_map.shape,
+            pred_panoptic_seg=dict(sem_seg=torch.from_numpy(pan)[None]),
+            pred_instances=dict(masks=torch.from_numpy(masks.astype(bool)),
+                                labels=torch.tensor(labels),
+                                scores=torch.tensor(scores,
+                                                    dtype=torch.float32)),
+            pred_sem_seg=dict(sem_seg=torch.from_numpy(
+                sem_map if sem is None else sem)[None]))
+
+    def perfect_samples(self):
+        """The GT fed back; crowd regions are left void, since panopticapi
+        ignores a prediction inside a crowd region only for the last crowd
+        segment of its class (the generated cases have several)."""
+        return [self.sample(img, self.gt_map(img), [
+            s for s in self.anns[img['id']]['segments_info']
+            if not s['iscrowd']
+        ]) for img in self.images]
+
+
+@pytest.fixture(scope='module')
+def coco_split(coco_sample_dir):
+    with open(osp.join(coco_sample_dir, 'panoptic_coco_categories.json')) as f:
+        categories = json.load(f)
+    return Split(osp.join(coco_sample_dir, 'panoptic_examples.json'),
+                 osp.join(coco_sample_dir, 'panoptic'), categories)
+
+
+@pytest.fixture(scope='module')
+def case_dir(tmp_path_factory):
+    """Six generated GT/prediction pairs written as COCO panoptic."""
+    root = str(tmp_path_factory.mktemp('cases'))
+    pairs = [make_case(seed, height=48 + 8 * seed, width=64)
+             for seed in range(6)]
+    gt_json, gt_dir = write_split(root, 'gt', pairs)
+    pred_json, pred_dir = write_split(root, 'pred', pairs)
+    return dict(pairs=pairs, gt=(gt_json, gt_dir), pred=(pred_json, pred_dir),
+                split=Split(gt_json, gt_dir, CASE_CATEGORIES))
+
+
+def evaluate(metric, samples):
+    metric.process({}, samples)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return metric.compute_metrics(metric.results)
+
+
+def shifted_prediction(gt_map, segments, rng):
+    """Every segment moved by up to 6 px and painted in random order."""
+    pred = np.zeros_like(gt_map)
+    for seg in rng.permutation(segments):
+        shift = rng.integers(-6, 7, size=2)
+        pred[np.roll(gt_map == seg['id'], tuple(shift), (0, 1))] = seg['id']
+    present = set(np.unique(pred).tolist())
+    return pred, [s for s in segments if s['id'] in present]
+
+
+# ------------------------------------------------------------- helpers
+
+
+def test_encode_id_map_is_pycocotools_encode():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        h, w = rng.integers(1, 9, size=2)
+        id_map = rng.integers(0, rng.integers(1, 5), size=(h, w))
+        ids, rles, areas = encode_id_map(id_map)
+        np.testing.assert_array_equal(ids, np.unique(id_map))
+        masks = np.stack([id_map == i for i in ids])
+        assert rles == [mask_utils.encode(np.asfortranarray(m, np.uint8))
+                        for m in masks]
+        np.testing.assert_array_equal(areas, masks.sum((1, 2)))
+        assert encode_masks(torch.from_numpy(masks)) == rles
+
+
+def test_semantic_iou_by_hand():
+    gt = np.array([[0, 0, 1], [1, 2, -1]])
+    pred = np.array([[0, 1, 1], [2, 2, 0]])
+    stats = semantic_area_stats(pred, gt, num_classes=4, ignore_index=-1)
+    # class 0: inter 1, gt 2, pred 1; class 1: 1, 2, 2; class 2: 1, 1, 2.
+    np.testing.assert_array_equal(stats,
+                                  [[1, 1, 1, 0], [2, 2, 1, 0], [1, 2, 2, 0]])
+    miou, iou = mean_iou(stats)
+    np.testing.assert_allclose(iou[:3], [1 / 2, 1 / 3, 1 / 2])
+    assert np.isnan(iou[3])  # class 3 occurs nowhere: left out
+    assert miou == pytest.approx((1 / 2 + 1 / 3 + 1 / 2) / 3)
+
+
+# ------------------------------------------------------- perfect inputs
+
+
+def test_gt_as_prediction_is_perfect_on_coco_sample(coco_split):
+    metrics = evaluate(coco_split.metric(), coco_split.perfect_samples())
+    for key in PQ_KEYS + ['AP', 'AP50', 'AP75', 'mIoU']:
+        assert metrics[f'{key}'] == pytest.approx(100, abs=1e-9), key
+
+
+def test_gt_as_prediction_is_perfect_on_generated_cases(case_dir):
+    split = case_dir['split']
+    metrics = evaluate(split.metric(), split.perfect_samples())
+    for key in PQ_KEYS + ['AP', 'AP50', 'AP75', 'mIoU']:
+        assert metrics[key] == pytest.approx(100, abs=1e-9), key
+
+
+# --------------------------------------------- perturbed vs references
+
+
+def _reference_pq(gt, pred, categories):
+    gt_json, gt_dir = gt
+    pred_json, pred_dir = pred
+    with open(gt_json) as f:
+        gt_anns = json.load(f)['annotations']
+    with open(pred_json) as f:
+        pred_anns = json.load(f)['annotations']
+    return evaluate_panoptic(gt_anns, pred_anns, categories, gt_folder=gt_dir,
+                             pred_folder=pred_dir, engine='panopticapi')
+
+
+def _assert_pq_equal(metrics, ref, names=None):
+    for group, suffix in (('All', ''), ('Things', '_th'), ('Stuff', '_st')):
+        for key in ('pq', 'sq', 'rq'):
+            assert metrics[key.upper() + suffix] == pytest.approx(
+                100 * ref[group][key], abs=1e-9, rel=0)
+    for cat_id, values in (ref['per_class'].items() if names else ()):
+        assert metrics[f'{names[cat_id]}_PQ'] == pytest.approx(
+            100 * values['pq'], abs=1e-9, rel=0)
+
+
+def test_perturbed_cases_match_panopticapi_on_pngs(case_dir):
+    split = case_dir['split']
+    samples = [split.sample(img, pair.pred_map, pair.pred_segments)
+               for img, pair in zip(split.images, case_dir['pairs'])]
+    metrics = evaluate(split.metric(classwise=True), samples)
+    ref = _reference_pq(case_dir['gt'], case_dir['pred'], CASE_CATEGORIES)
+    assert 0 < metrics['PQ'] < 100
+    _assert_pq_equal(metrics, ref,
+                     {c['id']: c['name'] for c in CASE_CATEGORIES})
+
+
+def test_perturbed_coco_sample_matches_panopticapi_on_pngs(
+        coco_split, tmp_path):
+    rng = np.random.default_rng(1)
+    samples, pred_anns = [], []
+    for img in coco_split.images:
+        ann = coco_split.anns[img['id']]
+        pred_map, segments = shifted_prediction(
+            coco_split.gt_map(img), ann['segments_info'], rng)
+        write_panoptic_png(str(tmp_path / ann['file_name']), pred_map)
+        pred_anns.append(dict(ann, segments_info=segments))
+        samples.append(coco_split.sample(img, pred_map, segments))
+    with open(tmp_path / 'pred.json', 'w') as f:
+        json.dump(dict(annotations=pred_anns), f)
+    metrics = evaluate(coco_split.metric(), samples)
+    ref = _reference_pq((coco_split.ann_file, coco_split.seg_prefix),
+                        (str(tmp_path / 'pred.json'), str(tmp_path)),
+                        coco_split.categories)
+    assert 0 < metrics['PQ'] < 100
+    _assert_pq_equal(metrics, ref)
+
+
+def _cocoeval_directly(split, samples):
+    """pycocotools COCOeval on GT instances built here from the PNGs."""
+    thing_ids = set(split.thing_label)
+    cat_of_label = {v: k for k, v in split.thing_label.items()}
+    gt_anns, dets = [], []
+    for img, sample in zip(split.images, samples):
+        gt_map = split.gt_map(img)
+        for seg in split.anns[img['id']]['segments_info']:
+            if seg['category_id'] not in thing_ids:
+                continue
+            rle = mask_utils.encode(np.asfortranarray(gt_map == seg['id'],
+                                                      np.uint8))
+            gt_anns.append(dict(
+                id=len(gt_anns) + 1, image_id=img['id'],
+                category_id=seg['category_id'], segmentation=rle,
+                area=float(seg['area']), iscrowd=seg['iscrowd'],
+                bbox=mask_utils.toBbox(rle).tolist()))
+        inst = sample['pred_instances']
+        for mask, label, score in zip(inst['masks'].numpy(),
+                                      inst['labels'].tolist(),
+                                      inst['scores'].tolist()):
+            rle = mask_utils.encode(np.asfortranarray(mask, np.uint8))
+            dets.append(dict(image_id=img['id'],
+                             category_id=cat_of_label[label],
+                             segmentation=rle, score=score,
+                             bbox=mask_utils.toBbox(rle).tolist()))
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco_gt = COCO()
+        coco_gt.dataset = dict(
+            images=[dict(id=i['id'], height=i['height'], width=i['width'])
+                    for i in split.images],
+            categories=[dict(id=c) for c in sorted(thing_ids)],
+            annotations=gt_anns)
+        coco_gt.createIndex()
+        coco_eval = COCOeval(coco_gt, coco_gt.loadRes(dets), 'segm')
+        coco_eval.evaluate()
+        coco_eval.accumulate()
+        coco_eval.summarize()
+    return coco_eval.stats[:6]
+
+
+def _noisy_instance_samples(split, seed):
+    """Shifted instance masks with random scores and some wrong labels."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for img in split.images:
+        ann = split.anns[img['id']]
+        pred_map, segments = shifted_prediction(
+            split.gt_map(img), ann['segments_info'], rng)
+        sample = split.sample(img, pred_map, segments)
+        labels = sample['pred_instances']['labels']
+        flip = torch.from_numpy(rng.random(len(labels)) < 0.2)
+        sample['pred_instances']['labels'] = torch.where(
+            flip, (labels + 1) % len(split.thing_label), labels)
+        sample['pred_instances']['scores'] = torch.from_numpy(
+            rng.random(len(labels)))
+        samples.append(sample)
+    return samples
+
+
+@pytest.mark.parametrize('ap_engine', ['pycocotools', 'hotcoco'])
+def test_mask_ap_equals_cocoeval(coco_split, case_dir, ap_engine):
+    for split, seed in ((coco_split, 2), (case_dir['split'], 3)):
+        samples = _noisy_instance_samples(split, seed)
+        metrics = evaluate(split.metric(ap_engine=ap_engine), samples)
+        expected = _cocoeval_directly(split, samples)
+        assert 0 < metrics['AP'] < 100
+        for key, value in zip(('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'),
+                              expected):
+            assert metrics[key] == pytest.approx(
+                value if value < 0 else 100 * value, abs=1e-9, rel=0), key
+
+
+def test_hotcoco_ap_is_identical_and_faster():
+    """50 images x 30 instances: hotcoco's COCOeval gives pycocotools'
+    numbers (per class too) in less time."""
+    rng = np.random.default_rng(4)
+    images, gts, dets = [], [], []
+    for image_id in range(50):
+        images.append(dict(id=image_id, height=64, width=64))
+        for k in range(30):
+            mask = np.zeros((64, 64), np.uint8)
+            y, x, h, w = rng.integers(0, 48, 4)
+            mask[y:y + h // 2 + 2, x:x + w // 2 + 2] = 1
+            cat = int(rng.integers(1, 4))
+            rle = mask_utils.encode(np.asfortranarray(mask))
+            gts.append(dict(image_id=image_id, category_id=cat,
+                            segmentation=rle, area=float(mask.sum()),
+                            iscrowd=int(k == 0)))
+            moved = np.roll(mask, tuple(rng.integers(-3, 4, 2)), (0, 1))
+            dets.append(dict(image_id=image_id,
+                             category_id=cat if k % 7 else 1 + cat % 3,
+                             score=float(rng.random()),
+                             segmentation=mask_utils.encode(
+                                 np.asfortranarray(moved))))
+    cats = [dict(id=i, name=str(i)) for i in (1, 2, 3)]
+    runs, times = {}, {}
+    for engine in ('pycocotools', 'hotcoco'):
+        elapsed = []
+        for _ in range(3):
+            start = time.perf_counter()
+            runs[engine] = evaluate_mask_ap(images, cats, gts, dets, engine)
+            elapsed.append(time.perf_counter() - start)
+        times[engine] = min(elapsed)
+    assert runs['hotcoco'][0] == runs['pycocotools'][0]
+    assert runs['hotcoco'][1] == runs['pycocotools'][1]
+    assert 0 < runs['hotcoco'][0]['AP'] < 1
+    assert times['hotcoco'] < times['pycocotools'], times
+
+
+def test_miou_equals_hand_computation(case_dir):
+    split = case_dir['split']
+    rng = np.random.default_rng(5)
+    num_sem = 1 + len(split.meta['stuff_classes'])
+    samples, inter, union = [], np.zeros(num_sem), np.zeros(num_sem)
+    for img, pair in zip(split.images, case_dir['pairs']):
+        sem = rng.integers(0, num_sem, size=pair.gt_map.shape)
+        samples.append(split.sample(img, pair.pred_map, pair.pred_segments,
+                                    sem=sem))
+        gt = np.full(pair.gt_map.shape, -1)
+        for seg in split.anns[img['id']]['segments_info']:
+            gt[pair.gt_map == seg['id']] = split.sem_label[seg['category_id']]
+        for c in range(num_sem):
+            inter[c] += np.sum((gt == c) & (sem == c))
+            union[c] += np.sum((gt != -1) & ((gt == c) | (sem == c)))
+    metrics = evaluate(split.metric(), samples)
+    assert metrics['mIoU'] == pytest.approx(
+        100 * np.mean(inter[union > 0] / union[union > 0]), abs=1e-9)
+
+
+def test_built_by_registry_from_det_data_samples(coco_split):
+    """Built from a config dict in scope mmpfcn; takes ``DetDataSample``
+    with an int32 panoptic map (what mmdet's fusion heads return)."""
+    from mmdet.structures import DetDataSample
+    from mmengine.registry import DefaultScope
+    from mmengine.structures import InstanceData, PixelData
+
+    from mmpfcn.registry import METRICS
+    with DefaultScope.overwrite_default_scope('mmpfcn'):
+        metric = METRICS.build(dict(
+            type='PanopticFCNMetric', ann_file=coco_split.ann_file,
+            seg_prefix=coco_split.seg_prefix))
+    metric.dataset_meta = coco_split.meta
+    samples = []
+    for sample in coco_split.perfect_samples():
+        data = DetDataSample(metainfo=dict(img_id=sample['img_id'],
+                                           img_path=sample['img_path']))
+        data.pred_panoptic_seg = PixelData(
+            sem_seg=sample['pred_panoptic_seg']['sem_seg'].int())
+        data.pred_instances = InstanceData(**sample['pred_instances'])
+        samples.append(data)
+    metrics = evaluate(metric, samples)
+    assert metrics['PQ'] == pytest.approx(100, abs=1e-9)
+    assert metrics['AP'] == pytest.approx(100, abs=1e-9)
+    assert 'mIoU' not in metrics  # no pred_sem_seg given
+
+
+# --------------------------------------------------- format-only, ranks
+
+
+def test_format_only_files_read_back_to_pq_100(coco_split, tmp_path):
+    from panopticapi.evaluation import pq_compute
+    prefix = str(tmp_path / 'results')
+    metric = coco_split.metric(format_only=True, outfile_prefix=prefix)
+    assert evaluate(metric, coco_split.perfect_samples()) == {}
+    with open(f'{prefix}.panoptic.json') as f:
+        written = json.load(f)['annotations']
+    assert {a['file_name'] for a in written} == {
+        a['file_name'] for a in coco_split.anns.values()}
+    gt_cats = {s['category_id'] for a in coco_split.anns.values()
+               for s in a['segments_info']}
+    assert {s['category_id'] for a in written
+            for s in a['segments_info']} == gt_cats
+    with contextlib.redirect_stdout(io.StringIO()):
+        ref = pq_compute(coco_split.ann_file, f'{prefix}.panoptic.json',
+                         gt_folder=coco_split.seg_prefix,
+                         pred_folder=osp.join(prefix, 'panoptic'))
+    for group in ('All', 'Things', 'Stuff'):
+        assert ref[group]['pq'] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_two_ranks_merged_equal_one_pass(case_dir):
+    split = case_dir['split']
+    samples = [split.sample(img, pair.pred_map, pair.pred_segments)
+               for img, pair in zip(split.images, case_dir['pairs'])]
+    rank0, rank1, single = split.metric(), split.metric(), split.metric()
+    rank0.process({}, samples[::2])
+    rank1.process({}, samples[1::2])
+    # What mmengine's collect_results ships between ranks.
+    gathered = pickle.loads(pickle.dumps(rank0.results + rank1.results))
+    single.process({}, samples)
+    with contextlib.redirect_stdout(io.StringIO()):
+        merged = rank0.compute_metrics(gathered)
+        # BaseMetric.evaluate: collect_results, compute_metrics, prefix.
+        one_pass = single.evaluate(len(samples))
+    assert {'PQ', 'AP', 'mIoU'} <= set(merged)
+    assert one_pass == {f'coco_panoptic/{k}': v for k, v in merged.items()}
+
+
+def test_second_pass_reuses_the_gt_without_reading_pngs(case_dir):
+    split = case_dir['split']
+    rng = np.random.default_rng(6)
+    samples = [split.sample(img, pair.pred_map, pair.pred_segments,
+                            sem=rng.integers(0, 5, pair.gt_map.shape))
+               for img, pair in zip(split.images, case_dir['pairs'])]
+    metric = split.metric()
+    first = evaluate(metric, samples)
+    metric.results.clear()  # what BaseMetric.evaluate does after a pass
+    metric.gt.seg_prefix = '/nonexistent'  # a PNG read would now fail
+    assert evaluate(metric, samples) == first
+    assert 0 < first['mIoU'] < 100
+    uncached = split.metric(cache_gt=False)
+    evaluate(uncached, samples)
+    uncached.results.clear()
+    uncached.gt.seg_prefix = '/nonexistent'
+    with pytest.raises(FileNotFoundError, match='image 0 .*not found'):
+        uncached.process({}, samples[:1])
+
+
+def test_records_are_compact(coco_split):
+    """What a rank ships per image (segments, instances, pixel counts) is
+    well under a byte per pixel."""
+    metric = coco_split.metric()
+    metric.process({}, coco_split.perfect_samples())
+    for record in metric.results:
+        size = len(pickle.dumps(record))
+        assert size < record['height'] * record['width'] / 5, size
+
+
+# ------------------------------------------------------------ bad input
+
+
+def test_unknown_image_id_is_named(coco_split):
+    sample = coco_split.perfect_samples()[0]
+    sample['img_id'] = 123456789
+    with pytest.raises(KeyError, match='image 123456789'):
+        coco_split.metric().process({}, [sample])
+
+
+def test_wrong_size_prediction_is_named(coco_split):
+    sample = coco_split.perfect_samples()[0]
+    pan = sample['pred_panoptic_seg']['sem_seg']
+    sample['pred_panoptic_seg']['sem_seg'] = pan[:, :-1]
+    with pytest.raises(ValueError,
+                       match=rf"image {sample['img_id']} .*426x640.*427x640"):
+        coco_split.metric().process({}, [sample])
+
+
+def test_out_of_range_labels_are_named(coco_split):
+    sample = coco_split.perfect_samples()[0]
+    sample['pred_panoptic_seg']['sem_seg'][0, 0, 0] = 140 + 3 * OFFSET
+    with pytest.raises(ValueError, match=r'image 142238 .*\[140\]'):
+        coco_split.metric().process({}, [sample])
+
+
+def test_bad_configuration_and_mixed_outputs(coco_split):
+    with pytest.raises(ValueError, match='engine must be one of'):
+        coco_split.metric(engine='detectron2')
+    with pytest.raises(ValueError, match='needs an outfile_prefix'):
+        coco_split.metric(format_only=True)
+    first, second = coco_split.perfect_samples()
+    del second['pred_instances']
+    metric = coco_split.metric()
+    metric.process({}, [first, second])
+    with pytest.raises(ValueError, match='pred_instances is missing from '
+                       'the predictions of 1 of 2 images'):
+        metric.compute_metrics(metric.results)
