@@ -29,3 +29,21 @@ def synthetic_dataset_dir(tmp_path_factory) -> str:
     make_synthetic_panoptic(
         str(root), num_train=8, num_val=4, seed=0, height=96, width=128)
     return str(root)
+
+
+def _load_tool(path: str):
+    """Import ``tools/<path>`` as a module (the tools are scripts, not a
+    package)."""
+    import importlib.util
+    name = 'tool_' + osp.splitext(path)[0].replace('/', '_')
+    spec = importlib.util.spec_from_file_location(
+        name, osp.join(PROJECT_ROOT, 'tools', path))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope='session')
+def load_tool():
+    """``load_tool('misc/run_demo.py')`` imports a script under tools/."""
+    return _load_tool

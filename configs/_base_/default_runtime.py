@@ -1,5 +1,5 @@
 # Runtime shared by every Panoptic FCN config: iteration-based logging and
-# checkpointing, mmdet's visualiser, mmpfcn as the default registry scope.
+# checkpointing, the panoptic visualiser, mmpfcn as the default registry scope.
 default_scope = 'mmpfcn'
 
 default_hooks = dict(
@@ -18,8 +18,10 @@ env_cfg = dict(
     dist_cfg=dict(backend='nccl'))
 
 vis_backends = [dict(type='LocalVisBackend')]
+# ground truth | predicted panoptic map, side by side
 visualizer = dict(
-    type='DetLocalVisualizer', vis_backends=vis_backends, name='visualizer')
+    type='PanopticFCNVisualizer', vis_backends=vis_backends,
+    name='visualizer')
 log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 
 log_level = 'INFO'

@@ -1,0 +1,44 @@
+"""`make demo`'s script end to end on a tiny run: dataset -> 2 training
+iterations -> checkpoint reloaded in a fresh runner -> metrics, results
+table and pictures."""
+import json
+import os
+import os.path as osp
+
+import pytest
+
+
+@pytest.fixture(scope='module')
+def run_demo(load_tool):
+    return load_tool('misc/run_demo.py')
+
+
+def _run(run_demo, tmp_path, *extra):
+    return run_demo.main([
+        '--data-root', str(tmp_path / 'data'), '--work-dir',
+        str(tmp_path / 'work'), '--num-train', '8', '--num-val', '2',
+        '--max-iters', '2', '--num-vis', '2', *extra
+    ])
+
+
+def test_demo_runs_end_to_end(run_demo, tmp_path, capsys):
+    metrics = _run(run_demo, tmp_path)
+    for key in ('PQ', 'PQ_th', 'PQ_st', 'SQ', 'RQ', 'AP', 'mIoU'):
+        assert f'coco_panoptic/{key}' in metrics
+    assert metrics['train_seconds'] > 0
+    work = tmp_path / 'work'
+    assert (work / 'iter_2.pth').is_file()
+    table = (work / 'results.md').read_text()
+    assert '| Things |' in table and '| Stuff |' in table
+    saved = json.loads((work / 'results.json').read_text())
+    assert saved['coco_panoptic/PQ'] == pytest.approx(
+        metrics['coco_panoptic/PQ'])
+    pictures = os.listdir(metrics['vis_dir'])
+    assert len(pictures) == 2
+    assert 'writing 8 train + 2 val images' in capsys.readouterr().out
+
+    # the same dataset is reused, not rewritten
+    _run(run_demo, tmp_path)
+    assert 'reusing' in capsys.readouterr().out
+    assert osp.isfile(tmp_path / 'data' / 'annotations' /
+                      'panoptic_val.json')
