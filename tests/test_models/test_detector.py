@@ -60,7 +60,7 @@ def test_three_modes(model):
                                                 (2, 4, 2, 3), (2, 4, 1, 2),
                                                 (2, 4, 1, 1)]
     assert stuff[0].shape == (2, 5, 8, 12)
-    assert kernels[0].shape == (2, 128, 8, 12)
+    assert kernels[0].shape == (2, 64, 8, 12)  # the demo's 64 channels
     assert mask_feats.shape == (2, 64, 16, 24)
 
     results = run(model, data, 'predict')

@@ -13,16 +13,16 @@ def run_demo(load_tool):
     return load_tool('misc/run_demo.py')
 
 
-def _run(run_demo, tmp_path, *extra):
-    return run_demo.main([
+def _args(tmp_path):
+    return [
         '--data-root', str(tmp_path / 'data'), '--work-dir',
         str(tmp_path / 'work'), '--num-train', '8', '--num-val', '2',
-        '--max-iters', '2', '--num-vis', '2', *extra
-    ])
+        '--max-iters', '2', '--num-vis', '2'
+    ]
 
 
 def test_demo_runs_end_to_end(run_demo, tmp_path, capsys):
-    metrics = _run(run_demo, tmp_path)
+    metrics = run_demo.main(_args(tmp_path))
     for key in ('PQ', 'PQ_th', 'PQ_st', 'SQ', 'RQ', 'AP', 'mIoU'):
         assert f'coco_panoptic/{key}' in metrics
     assert metrics['train_seconds'] > 0
@@ -37,8 +37,11 @@ def test_demo_runs_end_to_end(run_demo, tmp_path, capsys):
     assert len(pictures) == 2
     assert 'writing 8 train + 2 val images' in capsys.readouterr().out
 
-    # the same dataset is reused, not rewritten
-    _run(run_demo, tmp_path)
+    # the same dataset is reused, not rewritten; another recipe rewrites it
+    run_demo.prepare_dataset(run_demo.parse_args(_args(tmp_path)))
     assert 'reusing' in capsys.readouterr().out
+    run_demo.prepare_dataset(
+        run_demo.parse_args(_args(tmp_path) + ['--num-val', '3']))
+    assert 'writing 8 train + 3 val images' in capsys.readouterr().out
     assert osp.isfile(tmp_path / 'data' / 'annotations' /
                       'panoptic_val.json')
