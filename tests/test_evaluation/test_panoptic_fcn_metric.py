@@ -2,8 +2,11 @@
 import contextlib
 import io
 import json
+import logging
+import os
 import os.path as osp
 import pickle
+import sys
 import time
 
 import numpy as np
@@ -15,11 +18,13 @@ from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
 from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation.functional import PanopticFormatError
 from mmpfcn.evaluation.functional.panoptic_io import (
     read_panoptic_png,
     write_panoptic_png,
 )
 from mmpfcn.evaluation.functional.pq import evaluate_panoptic
+from mmpfcn.evaluation.metrics import mask_ap as mask_ap_module
 from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
 from mmpfcn.evaluation.metrics.rle import encode_id_map, encode_masks
 from mmpfcn.evaluation.metrics.semantic_iou import (
@@ -159,6 +164,26 @@ def test_encode_id_map_is_pycocotools_encode():
         assert encode_masks(torch.from_numpy(masks)) == rles
 
 
+@pytest.mark.parametrize('dtype', [np.uint8, np.int16, np.int32, np.uint32,
+                                   np.int64])
+def test_encode_id_map_of_every_integer_width(dtype):
+    """Each item size takes its own transpose path (8 bytes: two int32
+    channels); non-contiguous maps included."""
+    rng = np.random.default_rng(1)
+    high = np.iinfo(dtype).max
+    id_map = rng.choice(np.array([0, 1, high // 3, high], dtype=dtype),
+                        size=(37, 53))
+    for array in (id_map, id_map[::2, ::-1]):
+        ids, rles, areas = encode_id_map(array)
+        assert ids.dtype == dtype
+        np.testing.assert_array_equal(ids, np.unique(array))
+        assert rles == [mask_utils.encode(np.asfortranarray(array == i,
+                                                            np.uint8))
+                        for i in ids]
+        np.testing.assert_array_equal(areas, [(array == i).sum()
+                                              for i in ids])
+
+
 def test_semantic_iou_by_hand():
     gt = np.array([[0, 0, 1], [1, 2, -1]])
     pred = np.array([[0, 1, 1], [2, 2, 0]])
@@ -242,6 +267,54 @@ def test_perturbed_coco_sample_matches_panopticapi_on_pngs(
                         coco_split.categories)
     assert 0 < metrics['PQ'] < 100
     _assert_pq_equal(metrics, ref)
+
+
+def _perturbed_samples(split, pairs, seed):
+    """The generated predictions with a random semantic map each."""
+    rng = np.random.default_rng(seed)
+    num_sem = 1 + len(split.meta['stuff_classes'])
+    return [split.sample(img, pair.pred_map, pair.pred_segments,
+                         sem=rng.integers(0, num_sem, pair.gt_map.shape))
+            for img, pair in zip(split.images, pairs)]
+
+
+def _logged(metric, samples):
+    """The metrics and everything ``compute_metrics`` logged."""
+    from mmengine.logging import MMLogger
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        metrics = evaluate(metric, samples)
+    finally:
+        logger.removeHandler(handler)
+    return metrics, stream.getvalue()
+
+
+def test_classwise_logs_per_class_tables(case_dir):
+    split = case_dir['split']
+    samples = _perturbed_samples(split, case_dir['pairs'], seed=8)
+    metrics, log = _logged(split.metric(classwise=True), samples)
+    rows = {line.split()[0]: line.split()[2:] for line in log.splitlines()
+            if len(line.split()) > 2 and line.split()[1] == '|'}
+    for cat in CASE_CATEGORIES:
+        # One PQ/SQ/RQ row per category, the PQ as returned.
+        assert float(rows[cat['name']][0]) == pytest.approx(
+            metrics[f"{cat['name']}_PQ"], abs=0.05)
+    assert {'All', 'Things', 'Stuff'} <= set(rows)
+    per_class_ap = log.split('Per-class mask AP:')[1].splitlines()[1:5]
+    assert [line.split()[0] for line in per_class_ap] == [
+        c['name'] for c in CASE_CATEGORIES if c['isthing']][:4]
+    per_class_iou = log.split('Per-class IoU:')[1].splitlines()[1:]
+    assert [line.split()[0] for line in per_class_iou] == ['things'] + list(
+        split.meta['stuff_classes'])
+    assert 0 < metrics['PQ'] < 100 and 'AP' in metrics and 'mIoU' in metrics
+
+    plain, plain_log = _logged(split.metric(), samples)
+    assert not any(key.endswith('_PQ') for key in plain)
+    assert 'Per-class' not in plain_log and '\nsky ' not in plain_log
+    assert all(plain[k] == metrics[k] for k in plain)
 
 
 def _cocoeval_directly(split, samples):
@@ -354,6 +427,24 @@ def test_hotcoco_ap_is_identical_and_faster():
     assert times['hotcoco'] < times['pycocotools'], times
 
 
+def test_mask_ap_falls_back_to_pycocotools_without_hotcoco(
+        coco_split, monkeypatch):
+    samples = _noisy_instance_samples(coco_split, seed=9)
+    expected = evaluate(coco_split.metric(ap_engine='pycocotools'), samples)
+    messages = []
+    monkeypatch.setattr(mask_ap_module, 'print_log',
+                        lambda msg, **kwargs: messages.append(msg))
+    monkeypatch.setitem(sys.modules, 'hotcoco', None)  # import fails
+    metrics = evaluate(coco_split.metric(ap_engine='hotcoco'), samples)
+    assert len(messages) == 1 and 'falling back to pycocotools' in \
+        messages[0]
+    assert 0 < metrics['AP'] < 100
+    for key in ('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'):
+        assert metrics[key] == expected[key], key
+    # (PQ fell back to panopticapi too: equal up to rounding.)
+    assert metrics == pytest.approx(expected, abs=1e-9)
+
+
 def test_miou_equals_hand_computation(case_dir):
     split = case_dir['split']
     rng = np.random.default_rng(5)
@@ -420,9 +511,26 @@ def test_format_only_files_read_back_to_pq_100(coco_split, tmp_path):
     with contextlib.redirect_stdout(io.StringIO()):
         ref = pq_compute(coco_split.ann_file, f'{prefix}.panoptic.json',
                          gt_folder=coco_split.seg_prefix,
-                         pred_folder=osp.join(prefix, 'panoptic'))
+                         pred_folder=f'{prefix}.panoptic')
     for group in ('All', 'Things', 'Stuff'):
         assert ref[group]['pq'] == pytest.approx(1.0, abs=1e-12)
+
+
+def test_format_only_needs_the_panoptic_categories(coco_split, tmp_path):
+    """COCO's raw image_info_test-dev2017.json lists detection categories
+    only; the error says what the file must contain."""
+    with open(coco_split.ann_file) as f:
+        coco = json.load(f)
+    info = tmp_path / 'image_info.json'
+    info.write_text(json.dumps(dict(
+        images=coco['images'],
+        categories=[c for c in coco['categories'] if c['isthing']])))
+    metric = PanopticFCNMetric(ann_file=str(info), format_only=True,
+                               outfile_prefix=str(tmp_path / 'test'))
+    metric.dataset_meta = coco_split.meta
+    with pytest.raises(KeyError, match='with format_only the ann_file needs '
+                       'the panoptic categories'):
+        metric.process({}, coco_split.perfect_samples()[:1])
 
 
 def test_two_ranks_merged_equal_one_pass(case_dir):
@@ -441,6 +549,52 @@ def test_two_ranks_merged_equal_one_pass(case_dir):
         one_pass = single.evaluate(len(samples))
     assert {'PQ', 'AP', 'mIoU'} <= set(merged)
     assert one_pass == {f'coco_panoptic/{k}': v for k, v in merged.items()}
+
+
+def _rank_worker(rank, world_size, root, ann_file, seg_prefix, meta,
+                 samples):
+    """One rank of a gloo run: evaluate its share of ``samples`` with
+    ``BaseMetric.evaluate`` and write what it returned."""
+    import torch.distributed as torch_dist
+    torch.set_num_threads(1)
+    os.chdir(root)  # mmengine's collect_results writes .dist_test/ here
+    torch_dist.init_process_group(
+        'gloo', init_method=f'file://{root}/rendezvous', rank=rank,
+        world_size=world_size)
+    try:
+        metric = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix)
+        metric.dataset_meta = meta
+        metric.process({}, samples[rank::world_size])
+        local = len(metric.results)
+        with contextlib.redirect_stdout(io.StringIO()):
+            metrics = metric.evaluate(len(samples))
+        with open(osp.join(root, f'rank{rank}.json'), 'w') as f:
+            json.dump(dict(local=local, metrics=metrics), f)
+    finally:
+        torch_dist.destroy_process_group()
+
+
+def test_distributed_run_gathers_records_to_rank_zero(case_dir, tmp_path):
+    """Two gloo processes, each with half of the images: mmengine gathers
+    the compact records to rank 0, which scores them once and broadcasts
+    the metrics; every rank gets the single-process numbers."""
+    split = case_dir['split']
+    samples = _perturbed_samples(split, case_dir['pairs'], seed=10)
+    single = split.metric()
+    single.process({}, samples)
+    with contextlib.redirect_stdout(io.StringIO()):
+        expected = single.evaluate(len(samples))
+    torch.multiprocessing.spawn(
+        _rank_worker, nprocs=2, join=True,
+        args=(2, str(tmp_path), split.ann_file, split.seg_prefix, split.meta,
+              samples))
+    for rank in range(2):
+        with open(tmp_path / f'rank{rank}.json') as f:
+            result = json.load(f)
+        assert result['local'] == len(samples[rank::2])
+        assert result['metrics'] == pytest.approx(expected, abs=1e-9)
+    assert {'coco_panoptic/PQ', 'coco_panoptic/AP',
+            'coco_panoptic/mIoU'} <= set(expected)
 
 
 def test_second_pass_reuses_the_gt_without_reading_pngs(case_dir):
@@ -510,4 +664,57 @@ def test_bad_configuration_and_mixed_outputs(coco_split):
     metric.process({}, [first, second])
     with pytest.raises(ValueError, match='pred_instances is missing from '
                        'the predictions of 1 of 2 images'):
+        metric.compute_metrics(metric.results)
+
+
+def _drop_gt_segment(ann):
+    ann['segments_info'].pop(0)
+
+
+def _add_gt_segment(ann):
+    ann['segments_info'].append(dict(ann['segments_info'][0], id=77))
+
+
+def _wrong_gt_area(ann):
+    ann['segments_info'][1]['area'] += 1
+
+
+def _duplicate_gt_segment(ann):
+    ann['segments_info'].append(dict(ann['segments_info'][0]))
+
+
+@pytest.mark.parametrize('corrupt,message', [
+    (_drop_gt_segment, r'GT segment ids \[\d+\] are in the PNG but not in '
+     r'segments_info'),
+    (_add_gt_segment, r'GT segment ids \[77\] are in segments_info but not '
+     r'in the PNG'),
+    (_wrong_gt_area, r'`area` of GT segments \[\d+\] .* differs from their '
+     r'pixel count'),
+    (_duplicate_gt_segment, r'duplicate GT segment ids \[\d+\]'),
+])
+def test_inconsistent_ground_truth_is_named(case_dir, tmp_path, corrupt,
+                                            message):
+    split = case_dir['split']
+    with open(split.ann_file) as f:
+        coco = json.load(f)
+    corrupt(coco['annotations'][2])
+    ann_file = tmp_path / 'gt.json'
+    ann_file.write_text(json.dumps(coco))
+    metric = PanopticFCNMetric(ann_file=str(ann_file),
+                               seg_prefix=split.seg_prefix)
+    metric.dataset_meta = split.meta
+    samples = split.perfect_samples()
+    metric.process({}, samples[:2])  # the other images are fine
+    with pytest.raises(PanopticFormatError,
+                       match=r'image 2 \(000002.jpg\): ' + message):
+        metric.process({}, samples[2:3])
+
+
+def test_image_evaluated_twice_is_named(case_dir):
+    split = case_dir['split']
+    samples = split.perfect_samples()
+    metric = split.metric()
+    metric.process({}, samples + samples[3:4])
+    with pytest.raises(ValueError,
+                       match=r'images \[3\] were evaluated more than once'):
         metric.compute_metrics(metric.results)

@@ -22,6 +22,7 @@ from PIL import Image
 
 from mmpfcn.evaluation.functional import (
     PanopticFormatError,
+    bgr2id,
     decode_segments,
     encode_segments,
     evaluate_panoptic,
@@ -296,6 +297,10 @@ def _duplicate_segment(gt, pred, gt_dir, pred_dir, pairs):
     pred[2]['segments_info'].append(dict(pred[2]['segments_info'][0]))
 
 
+def _duplicate_gt_segment(gt, pred, gt_dir, pred_dir, pairs):
+    gt[1]['segments_info'].append(dict(gt[1]['segments_info'][-1]))
+
+
 def _unknown_category(gt, pred, gt_dir, pred_dir, pairs):
     pred[2]['segments_info'][0]['category_id'] = 999
 
@@ -328,6 +333,8 @@ BAD_INPUTS = [
      ['prediction of image 2 (000002.png)', '[77] in segments_info but not']),
     (_duplicate_segment, PanopticFormatError,
      ['prediction of image 2', 'duplicate segment ids']),
+    (_duplicate_gt_segment, PanopticFormatError,
+     ['ground truth of image 1 (000001.png)', 'duplicate segment ids']),
     (_unknown_category, PanopticFormatError,
      ['prediction of image 2', 'unknown category ids [999]']),
     (_unknown_gt_category, PanopticFormatError,
@@ -372,6 +379,26 @@ def test_check_pixels_catches_ground_truth_inconsistencies(small_split):
         check_png_pixels(list(zip(gt, pred)), gt_dir, pred_dir, nproc=2)
 
 
+# The JSON-level cases again on RLE segments (the runner metric's path).
+RLE_BAD_INPUTS = [case for case in BAD_INPUTS if case[0] in (
+    _duplicate_segment, _duplicate_gt_segment, _unknown_category,
+    _unknown_gt_category, _extra_prediction, _missing_prediction)]
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+@pytest.mark.parametrize('corrupt,error,fragments', RLE_BAD_INPUTS,
+                         ids=[case[0].__name__ for case in RLE_BAD_INPUTS])
+def test_bad_rle_json_names_the_image(engine, corrupt, error, fragments):
+    pairs = [make_case(seed) for seed in range(4)]
+    gt = annotations(pairs, 'gt', with_rle=True)
+    pred = annotations(pairs, 'pred', with_rle=True)
+    corrupt(gt, pred, None, None, pairs)
+    with pytest.raises(error) as info:
+        evaluate_panoptic(gt, pred, CASE_CATEGORIES, engine=engine)
+    for fragment in fragments:
+        assert fragment in str(info.value)
+
+
 @pytest.mark.parametrize('engine', ENGINES)
 def test_bad_rle_input(engine):
     pair = make_case(5)
@@ -409,6 +436,15 @@ def test_rgb_id_round_trip(tmp_path):
     assert rgb[0, 2].tolist() == [0, 1, 0]  # 256 = G 1
     assert rgb[1, 0].tolist() == [0, 0, 1]  # 65536 = B 1
     assert (rgb2id(rgb) == ids).all()
+    # OpenCV's channel order, strided views and wider dtypes alike.
+    assert (bgr2id(np.ascontiguousarray(rgb[..., ::-1])) == ids).all()
+    assert (bgr2id(rgb[..., ::-1]) == rgb2id(rgb)).all()
+    assert (rgb2id(rgb.astype(np.int64)) == ids).all()
+    assert (bgr2id(rgb[..., ::-1].astype(np.int64)) == ids).all()
+    assert rgb2id(rgb).dtype == np.uint32
+    assert rgb2id(np.zeros((0, 4, 3), np.uint8)).shape == (0, 4)
+    assert id2rgb(np.zeros((0, 4), np.int64)).shape == (0, 4, 3)
+    assert (id2rgb(ids.T) == rgb.transpose(1, 0, 2)).all()  # strided input
     write_panoptic_png(str(tmp_path / 'x.png'), ids)
     assert (read_panoptic_png(str(tmp_path / 'x.png')) == ids).all()
     with pytest.raises(ValueError, match='256\\*\\*3 - 1'):

@@ -71,8 +71,10 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
+# PQ / SQ / RQ (all, things, stuff), mask AP and mIoU in one pass;
+# classwise=True adds the per-class tables.
 val_evaluator = dict(
-    type='CocoPanopticMetric',
+    type='PanopticFCNMetric',
     ann_file=data_root + 'annotations/panoptic_val2017.json',
     seg_prefix=data_root + 'annotations/panoptic_val2017/',
     backend_args=backend_args)

@@ -11,8 +11,10 @@ from typing import Dict, List, Optional, Tuple
 import mmcv
 import numpy as np
 from mmengine.fileio import get, load
+from pycocotools import mask as mask_utils
 
-from ..functional.panoptic_io import rgb2id
+from ..functional.panoptic_checks import PanopticFormatError
+from ..functional.panoptic_io import bgr2id
 from .class_maps import ClassMaps
 from .rle import encode_id_map
 from .segments import encode_gt_segments
@@ -111,6 +113,7 @@ class PanopticGroundTruth:
         ann, gt_map = self._read(sample, name)
         check_size(gt_map.shape, info, name, 'the GT PNG', self.ann_file)
         segments, gt_ids = encode_gt_segments(gt_map, ann['segments_info'])
+        self._check_segments(segments, gt_ids, name)
         sem = None
         if class_maps is not None:
             # Semantic label of every distinct GT id; ids not in the JSON
@@ -126,6 +129,43 @@ class PanopticGroundTruth:
         if self.cache:
             self._cache[sample['img_id']] = gt
         return gt
+
+    def _check_segments(self, segments: List[dict], gt_ids: np.ndarray,
+                        name: str) -> None:
+        """Raise, naming the image, unless the GT PNG and its
+        ``segments_info`` list the same, unique segments with the same
+        areas.
+
+        panopticapi would score such a GT silently (a listed segment absent
+        from the PNG as a false negative, unlisted PNG ids as background
+        that is not void) and the RLE path would not reproduce that.
+        """
+        json_ids = np.array([seg['id'] for seg in segments], np.int64)
+        ids, counts = np.unique(json_ids, return_counts=True)
+        if (counts > 1).any():
+            raise PanopticFormatError(
+                f'{name}: duplicate GT segment ids '
+                f'{ids[counts > 1].tolist()} in {self.ann_file}')
+        only_png = np.setdiff1d(gt_ids[gt_ids != 0], json_ids)
+        only_json = np.setdiff1d(json_ids, gt_ids)
+        mismatches = [
+            f'ids {ids.tolist()} are in {where} but not in {other}'
+            for ids, where, other in (
+                (only_png, 'the PNG', 'segments_info'),
+                (only_json, 'segments_info', 'the PNG')) if ids.size
+        ]
+        if mismatches:
+            raise PanopticFormatError(
+                f'{name}: GT segment ' + ' and '.join(mismatches) +
+                f' (annotation file {self.ann_file})')
+        counted = mask_utils.area([seg['segmentation'] for seg in segments])
+        wrong = [seg['id'] for seg, area in zip(segments, counted)
+                 if seg['area'] != area]
+        if wrong:
+            raise PanopticFormatError(
+                f'{name}: `area` of GT segments {wrong} in {self.ann_file} '
+                'differs from their pixel count in the PNG (PQ uses the '
+                'JSON area)')
 
     def _read(self, sample: dict, name: str) -> Tuple[dict, np.ndarray]:
         """The GT annotation of a sample and its (H, W) segment-id map."""
@@ -146,4 +186,4 @@ class PanopticGroundTruth:
             raise FileNotFoundError(
                 f'{name}: GT panoptic PNG {path} not found') from error
         bgr = mmcv.imfrombytes(content, flag='color')
-        return ann, rgb2id(bgr[..., ::-1])
+        return ann, bgr2id(bgr)

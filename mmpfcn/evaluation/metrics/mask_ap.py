@@ -8,9 +8,11 @@ the same numbers on the same inputs (see the metric's tests) and is faster.
 """
 import contextlib
 import io
+import logging
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
+from mmengine.logging import print_log
 from pycocotools import mask as mask_utils
 
 AP_ENGINES = ('pycocotools', 'hotcoco')
@@ -58,7 +60,8 @@ def evaluate_mask_ap(
             'segmentation' (RLE), 'score'}`` per predicted instance; the
             box around the mask is added (it sets the detection's area for
             the small/medium/large ranges, as in detectron2 and mmdet).
-        engine (str): ``'pycocotools'`` or ``'hotcoco'``.
+        engine (str): ``'pycocotools'`` or ``'hotcoco'`` (pycocotools,
+            with a logged warning, where hotcoco cannot be imported).
 
     Returns:
         tuple:
@@ -72,6 +75,14 @@ def evaluate_mask_ap(
     if engine not in AP_ENGINES:
         raise ValueError(f'mask AP engine must be one of {AP_ENGINES}, got '
                          f'{engine!r}')
+    if engine == 'hotcoco':
+        try:
+            import hotcoco  # noqa: F401
+        except ImportError as err:
+            print_log(f'hotcoco cannot be imported ({err}); falling back to '
+                      'pycocotools for mask AP', logger='current',
+                      level=logging.WARNING)
+            engine = 'pycocotools'
     if len(detections) == 0:
         return dict.fromkeys(AP_KEYS, 0.0), {
             cat['id']: 0.0

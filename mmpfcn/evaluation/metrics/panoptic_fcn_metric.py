@@ -78,8 +78,9 @@ class PanopticFCNMetric(BaseMetric):
             ``{class}_PQ`` to the returned metrics. Defaults to False.
         format_only (bool): Only write the COCO panoptic results
             (``{outfile_prefix}.panoptic.json`` and
-            ``{outfile_prefix}/panoptic/*.png``, dataset category ids) for a
-            test server and return ``{}``. Defaults to False.
+            ``{outfile_prefix}.panoptic/*.png``, mmdet's layout, dataset
+            category ids) for a test server and return ``{}``. Defaults to
+            False.
         outfile_prefix (str, optional): Prefix of the written results;
             required with ``format_only``. Defaults to None.
         nproc (int): Processes of the PQ engine. Defaults to 1.
@@ -149,8 +150,18 @@ class PanopticFCNMetric(BaseMetric):
     def class_maps(self) -> ClassMaps:
         """Label -> category id lookups (built on first use)."""
         if self._class_maps is None:
-            self._class_maps = build_class_maps(
-                self.gt.categories, self.dataset_meta, self.gt.ann_file)
+            try:
+                self._class_maps = build_class_maps(
+                    self.gt.categories, self.dataset_meta, self.gt.ann_file)
+            except KeyError as err:
+                if not self.format_only:
+                    raise
+                # COCO's image_info_test-dev2017.json lists the 80
+                # detection categories only.
+                raise KeyError(
+                    f'{err.args[0]}; with format_only the ann_file needs the '
+                    'panoptic categories, e.g. image_info_test-dev2017.json '
+                    'with the `categories` of panoptic_val2017.json') from err
         return self._class_maps
 
     # ----------------------------------------------------------- process
@@ -253,7 +264,7 @@ class PanopticFCNMetric(BaseMetric):
         info, name = self.gt.image_info(sample)
         segments, ids, seg_ids = self._panoptic_segments(sample, info, name)
         pan = _to_numpy(sample['pred_panoptic_seg']['sem_seg'])[0]
-        png_dir = osp.join(self.outfile_prefix, 'panoptic')
+        png_dir = f'{self.outfile_prefix}.panoptic'
         os.makedirs(png_dir, exist_ok=True)
         file_name = osp.splitext(info['file_name'])[0] + '.png'
         write_panoptic_png(
@@ -293,7 +304,7 @@ class PanopticFCNMetric(BaseMetric):
             json_path = f'{self.outfile_prefix}.panoptic.json'
             dump(dict(annotations=results), json_path)
             logger.info(f'panoptic results written to {json_path} and '
-                        f'{osp.join(self.outfile_prefix, "panoptic")}')
+                        f'{self.outfile_prefix}.panoptic/')
             return {}
 
         has_instances = [r['instances'] is not None for r in results]
@@ -327,7 +338,9 @@ class PanopticFCNMetric(BaseMetric):
             gt_folder=None,
             pred_folder=None,
             engine=self.engine,
-            nproc=self.nproc)
+            nproc=self.nproc,
+            # Each side's segments come from one id map: disjoint.
+            check_overlap=False)
         names = {c['id']: c['name'] for c in self.class_maps.categories}
         print_panoptic_table(
             pq, logger=logger, classwise=self.classwise,

@@ -9,6 +9,7 @@ comparison touches ``H * W * K`` bytes), and gives byte-identical RLEs.
 """
 from typing import Dict, List, Tuple
 
+import cv2
 import numpy as np
 import torch
 from pycocotools import mask as mask_utils
@@ -16,9 +17,26 @@ from pycocotools import mask as mask_utils
 RLE = Dict[str, object]
 
 
+# cv2 element type of the same width for each item size (8-byte items as
+# two int32 channels): a transpose only moves bytes.
+_CV2_VIEWS = {1: (np.uint8, 1), 2: (np.uint16, 1), 4: (np.int32, 1),
+              8: (np.int32, 2)}
+
+
 def _column_major(array: np.ndarray) -> np.ndarray:
-    """Flatten a (H, W) array in COCO's pixel order (down the columns)."""
-    return np.ascontiguousarray(array.T).reshape(-1)
+    """Flatten a (H, W) array in COCO's pixel order (down the columns).
+
+    ``cv2.transpose`` works in cache-sized blocks, several times faster
+    than numpy's strided copy of ``array.T``.
+    """
+    view = _CV2_VIEWS.get(array.itemsize)
+    if view is None or array.size == 0:
+        return np.ascontiguousarray(array.T).reshape(-1)
+    dtype, channels = view
+    src = np.ascontiguousarray(array).view(dtype)  # (H, W * channels)
+    if channels > 1:
+        src = src.reshape(*array.shape, channels)
+    return cv2.transpose(src).reshape(-1).view(array.dtype)
 
 
 def encode_id_map(id_map: np.ndarray) -> Tuple[np.ndarray, List[RLE],

@@ -1,0 +1,57 @@
+"""``tools/test.py CONFIG CKPT``: progress over the images, then the PQ
+table, mask AP and mIoU of the config's ``test_evaluator``."""
+import os
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import torch
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from mmpfcn.registry import MODELS
+from mmpfcn.utils import register_all_modules
+
+PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+CONFIG = osp.join(PROJECT_ROOT, 'configs', 'panoptic_fcn',
+                  'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
+
+
+def test_test_tool_prints_progress_and_the_pq_table(synthetic_dataset_dir,
+                                                     tmp_path):
+    # An untrained model: the numbers are near 0, the output is complete.
+    register_all_modules(init_default_scope=False)
+    torch.manual_seed(0)
+    with DefaultScope.overwrite_default_scope('mmpfcn'):
+        model = MODELS.build(Config.fromfile(CONFIG).model)
+    checkpoint = str(tmp_path / 'untrained.pth')
+    torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
+
+    root = synthetic_dataset_dir
+    proc = subprocess.run(
+        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
+         checkpoint, '--work-dir', str(tmp_path / 'work'),
+         '--log-interval', '1', '--cfg-options',
+         f'test_dataloader.dataset.data_root={root}/',
+         'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False',
+         f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
+         f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = proc.stdout + proc.stderr
+    # Progress: a line per image of the 4-image split, then the table
+    # (the metrics line repeats [4/4]).
+    progress = [int(n) for n in re.findall(r'Iter\(test\) \[(\d)/4\]', out)]
+    assert progress[:4] == [1, 2, 3, 4]
+    start = out.index('|     PQ     SQ     RQ     N')
+    assert out.index('Iter(test) [3/4]') < start
+    table = out[start:]
+    rows = [line.split() for line in table.splitlines()[2:5]]
+    assert [row[0] for row in rows] == ['All', 'Things', 'Stuff']
+    assert all(row[1] == '|' and len(row) == 6 for row in rows)
+    assert 'Mask AP:' in out
+    for key in ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'):
+        assert f'coco_panoptic/{key}: ' in out, key
