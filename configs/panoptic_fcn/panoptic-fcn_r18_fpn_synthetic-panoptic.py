@@ -1,8 +1,8 @@
 # CPU demo of `make demo`: Panoptic FCN with a half-width ResNet-18 (base
-# 32 channels) and a 64-channel FPN, no DCN, no pretrained weights, on the synthetic COCO-panoptic dataset (4
-# thing + 4 stuff classes, images 192x256). Scale ranges are the COCO ones
-# halved for the small images; AdamW instead of the reference's SGD, so
-# that a short CPU schedule learns from scratch.
+# 32 channels) and a 64-channel FPN, no DCN, no pretrained weights, on the
+# synthetic COCO-panoptic dataset (4 thing + 4 stuff classes, 192x256).
+# Scale ranges are the COCO ones halved for the small images; AdamW instead
+# of the reference's SGD, so that a short CPU schedule learns from scratch.
 _base_ = [
     '../_base_/models/panoptic_fcn_r50_fpn.py',
     '../_base_/datasets/synthetic_panoptic.py',
