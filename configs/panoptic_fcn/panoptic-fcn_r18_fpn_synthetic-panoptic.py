@@ -45,9 +45,9 @@ model = dict(
     # synthetic images (256 px, ~0.5% of 192x256)
     test_cfg=dict(stuff_area_limit=256))
 
-max_iters = 600
+max_iters = 1200
 train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=200)
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=400)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 param_scheduler = [
@@ -67,9 +67,9 @@ optim_wrapper = dict(
     optimizer=dict(type='AdamW', lr=1e-3, weight_decay=1e-4),
     paramwise_cfg=dict(norm_decay_mult=0.0),
     clip_grad=dict(type='value', clip_value=35))
-auto_scale_lr = dict(enable=False, base_batch_size=8)
+auto_scale_lr = dict(enable=False, base_batch_size=4)
 
-train_dataloader = dict(batch_size=8)
+train_dataloader = dict(batch_size=4)
 default_hooks = dict(
     logger=dict(interval=20),
-    checkpoint=dict(interval=200, max_keep_ckpts=2))
+    checkpoint=dict(interval=400, max_keep_ckpts=2))

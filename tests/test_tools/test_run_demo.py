@@ -17,7 +17,7 @@ def _args(tmp_path):
     return [
         '--data-root', str(tmp_path / 'data'), '--work-dir',
         str(tmp_path / 'work'), '--num-train', '8', '--num-val', '2',
-        '--max-iters', '2', '--num-vis', '2'
+        '--max-iters', '2'
     ]
 
 

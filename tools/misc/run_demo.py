@@ -5,7 +5,7 @@
 2. trains the demo config with an mmengine Runner on the CPU;
 3. reloads the last checkpoint in a fresh Runner and evaluates it on the
    validation split (PQ / SQ / RQ for all, things and stuff, mask AP,
-   mIoU), drawing ground truth | prediction pictures;
+   mIoU), drawing a ground truth | prediction picture of every image;
 4. writes ``results.md`` and ``results.json`` into the work dir and prints
    the table.
 
@@ -44,8 +44,6 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help='seed of the dataset and of the training')
     parser.add_argument('--max-iters', type=int, default=None,
                         help='override the config\'s training iterations')
-    parser.add_argument('--num-vis', type=int, default=10,
-                        help='validation images to draw')
     parser.add_argument('--min-pq', type=float, default=None,
                         help='exit with status 1 if PQ is below this')
     return parser.parse_args(argv)
@@ -100,16 +98,12 @@ def train(cfg: Config) -> float:
     return time.perf_counter() - start
 
 
-def evaluate(cfg: Config, checkpoint: str, num_vis: int) -> Dict[str, float]:
-    """Test ``checkpoint`` in a fresh Runner, drawing ``num_vis`` images."""
+def evaluate(cfg: Config, checkpoint: str) -> Dict[str, float]:
+    """Test ``checkpoint`` in a fresh Runner, drawing every image."""
     cfg = cfg.copy()
     cfg.load_from = checkpoint
-    num_val = len(Runner.build_dataloader(cfg.test_dataloader).dataset)
     cfg.default_hooks.visualization = dict(
-        type='DetVisualizationHook',
-        draw=True,
-        interval=max(1, num_val // max(num_vis, 1)),
-        test_out_dir='vis')
+        type='DetVisualizationHook', draw=True, test_out_dir='vis')
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['vis_dir'] = osp.join(runner.work_dir, runner.timestamp, 'vis')
@@ -164,7 +158,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     checkpoint = osp.join(args.work_dir,
                           f'iter_{cfg.train_cfg.max_iters}.pth')
     print(f'==> [demo] evaluating {checkpoint} on the validation split')
-    metrics = evaluate(cfg, checkpoint, args.num_vis)
+    metrics = evaluate(cfg, checkpoint)
     print('==> [demo] results\n' +
           write_results(args, cfg, metrics, train_seconds))
     metrics['train_seconds'] = train_seconds
