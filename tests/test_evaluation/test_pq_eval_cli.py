@@ -1,6 +1,5 @@
 """tools/analysis_tools/pq_eval.py: table, --out JSON, engines, errors."""
 import contextlib
-import importlib.util
 import io
 import json
 import os
@@ -19,11 +18,8 @@ HEADLINE_KEYS = ['PQ', 'SQ', 'RQ', 'PQ_th', 'SQ_th', 'RQ_th', 'PQ_st',
 
 
 @pytest.fixture(scope='module')
-def pq_eval():
-    spec = importlib.util.spec_from_file_location('pq_eval', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def pq_eval(load_tool):
+    return load_tool('analysis_tools/pq_eval.py')
 
 
 @pytest.fixture(scope='module')
