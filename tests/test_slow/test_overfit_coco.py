@@ -1,27 +1,17 @@
 """Overfitting the two real COCO images reaches PQ > 80: evidence that the
 labels, targets, inference and panoptic merge are right on real data
 (``tools/analysis_tools/overfit_check.py``, ~10 minutes on 2 CPU cores)."""
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
 
-PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-SCRIPT = osp.join(PROJECT_ROOT, 'tools', 'analysis_tools', 'overfit_check.py')
 MIN_PQ = 80.0
 
 
-def load_script():
-    spec = importlib.util.spec_from_file_location('overfit_check', SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.mark.slow
-def test_overfit_two_coco_images(coco_sample_dir, tmp_path, capsys):
-    overfit_check = load_script()
+def test_overfit_two_coco_images(load_tool, coco_sample_dir, tmp_path,
+                                 capsys):
+    overfit_check = load_tool('analysis_tools/overfit_check.py')
     status = overfit_check.main([
         '--work-dir', str(tmp_path), '--data-root', coco_sample_dir,
         '--min-pq', str(MIN_PQ)
@@ -32,7 +22,7 @@ def test_overfit_two_coco_images(coco_sample_dir, tmp_path, capsys):
 
     assert result['PQ'] > MIN_PQ, result
     assert status == 0 and result['passed']
-    # things and stuff both learned, and both reported
+    # things and stuff are both learned, and both reported
     for key in ('PQ', 'PQ_th', 'PQ_st'):
         assert f'{key} {result[key]:.1f}' in printed
     assert result['PQ_th'] > 0 and result['PQ_st'] > 0
