@@ -233,7 +233,8 @@ def _assert_pq_equal(metrics, ref, names=None):
             assert metrics[key.upper() + suffix] == pytest.approx(
                 100 * ref[group][key], abs=1e-9, rel=0)
     for cat_id, values in (ref['per_class'].items() if names else ()):
-        assert metrics[f'{names[cat_id]}_PQ'] == pytest.approx(
+        # categories in neither GT nor predictions are not reported
+        assert metrics.get(f'{names[cat_id]}_PQ', 0.0) == pytest.approx(
             100 * values['pq'], abs=1e-9, rel=0)
 
 
@@ -299,6 +300,10 @@ def test_classwise_logs_per_class_tables(case_dir):
     rows = {line.split()[0]: line.split()[2:] for line in log.splitlines()
             if len(line.split()) > 2 and line.split()[1] == '|'}
     for cat in CASE_CATEGORIES:
+        if cat['name'] == 'unused':  # in neither GT nor predictions
+            assert cat['name'] not in rows
+            assert f"{cat['name']}_PQ" not in metrics
+            continue
         # One PQ/SQ/RQ row per category, the PQ as returned.
         assert float(rows[cat['name']][0]) == pytest.approx(
             metrics[f"{cat['name']}_PQ"], abs=0.05)
@@ -315,6 +320,26 @@ def test_classwise_logs_per_class_tables(case_dir):
     assert not any(key.endswith('_PQ') for key in plain)
     assert 'Per-class' not in plain_log and '\nsky ' not in plain_log
     assert all(plain[k] == metrics[k] for k in plain)
+
+
+def test_classwise_reports_only_occurring_categories(coco_split):
+    # The COCO sample has 8 of the 133 categories; the others have neither
+    # GT nor predictions and get no row and no `{class}_PQ` metric.
+    metrics, log = _logged(coco_split.metric(classwise=True),
+                           coco_split.perfect_samples())
+    names = {c['id']: c['name'] for c in coco_split.categories}
+    occurring = {names[s['category_id']]
+                 for ann in coco_split.anns.values()
+                 for s in ann['segments_info']}
+    assert len(occurring) == 8
+    assert {k[:-3] for k in metrics if k.endswith('_PQ')} == occurring
+    assert all(metrics[f'{name}_PQ'] == pytest.approx(100)
+               for name in occurring)
+    table = log.split('PQ     SQ     RQ')[1].split('Mask AP')[0]
+    rows = [line.split('|')[0].strip() for line in table.splitlines()
+            if '|' in line]
+    assert rows[:3] == ['All', 'Things', 'Stuff']
+    assert set(rows[3:]) == {name[:14] for name in occurring}
 
 
 def _cocoeval_directly(split, samples):

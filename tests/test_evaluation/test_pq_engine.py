@@ -270,6 +270,11 @@ def test_print_panoptic_table():
     assert lines[4].split() == ['Stuff', '|', '33.3', '50.0', '66.7', '1']
     assert lines[6].split() == ['1', '|', '53.3', '80.0', '66.7']
     assert lines[7].split() == ['sky', '|', '33.3', '50.0', '66.7']
+    only_sky = print_panoptic_table(res, classwise=True,
+                                    category_names={9: 'sky'},
+                                    category_ids=[9]).splitlines()
+    assert only_sky[:6] == lines[:6] and len(only_sky) == 7
+    assert only_sky[6] == lines[7]
 
 
 # --- bad input --------------------------------------------------------------

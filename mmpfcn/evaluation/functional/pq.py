@@ -175,8 +175,8 @@ def summarize_pq(counts: np.ndarray, categories: Sequence[dict]) -> dict:
 def print_panoptic_table(results: dict,
                          logger=None,
                          classwise: bool = False,
-                         category_names: Mapping[int, str] | None = None
-                         ) -> str:
+                         category_names: Mapping[int, str] | None = None,
+                         category_ids: Sequence[int] | None = None) -> str:
     """Format PQ results as panopticapi's table, in percent.
 
     Args:
@@ -187,6 +187,8 @@ def print_panoptic_table(results: dict,
         classwise (bool): append one row per category.
         category_names (Mapping[int, str], optional): names for the
             per-category rows (default: the ids).
+        category_ids (Sequence[int], optional): the categories of the
+            per-category rows, in order (default: all of them).
 
     Returns:
         str: the table.
@@ -201,7 +203,10 @@ def print_panoptic_table(results: dict,
     if classwise:
         lines.append('-' * len(header))
         names = category_names or {}
-        for cat_id, res in results['per_class'].items():
+        if category_ids is None:
+            category_ids = list(results['per_class'])
+        for cat_id in category_ids:
+            res = results['per_class'][cat_id]
             label = str(names.get(cat_id, cat_id))[:14]
             lines.append(f"{label:14s}|{100 * res['pq']:7.1f}"
                          f"{100 * res['sq']:7.1f}{100 * res['rq']:7.1f}")

@@ -341,18 +341,24 @@ class PanopticFCNMetric(BaseMetric):
             nproc=self.nproc,
             # Each side's segments come from one id map: disjoint.
             check_overlap=False)
-        names = {c['id']: c['name'] for c in self.class_maps.categories}
+        # Per-class rows and metrics for the categories that occur (in the
+        # GT or the predictions), not 0s for every other one.
+        occurring = {seg['category_id'] for r in results
+                     for key in ('gt_segments', 'pred_segments')
+                     for seg in r[key]}
+        names = {c['id']: c['name'] for c in self.class_maps.categories
+                 if c['id'] in occurring}
         print_panoptic_table(
             pq, logger=logger, classwise=self.classwise,
-            category_names=names)
+            category_names=names, category_ids=list(names))
         metrics = {}
         for group, suffix in (('All', ''), ('Things', '_th'),
                               ('Stuff', '_st')):
             for key in ('pq', 'sq', 'rq'):
                 metrics[key.upper() + suffix] = 100 * pq[group][key]
         if self.classwise:
-            for cat_id, values in pq['per_class'].items():
-                metrics[f'{names[cat_id]}_PQ'] = 100 * values['pq']
+            for cat_id, name in names.items():
+                metrics[f'{name}_PQ'] = 100 * pq['per_class'][cat_id]['pq']
         return metrics
 
     def _mask_ap(self, results: list, logger: MMLogger) -> Dict[str, float]:
