@@ -2,6 +2,7 @@
 session-wide synthetic panoptic dataset."""
 import os
 import os.path as osp
+import sys
 
 import pytest
 
@@ -39,6 +40,8 @@ def _load_tool(path: str):
     spec = importlib.util.spec_from_file_location(
         name, osp.join(PROJECT_ROOT, 'tools', path))
     module = importlib.util.module_from_spec(spec)
+    # registered, so that pickle finds its functions (multiprocessing)
+    sys.modules[name] = module
     spec.loader.exec_module(module)
     return module
 

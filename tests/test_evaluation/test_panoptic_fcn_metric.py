@@ -7,6 +7,7 @@ import os
 import os.path as osp
 import pickle
 import sys
+import threading
 import time
 
 import numpy as np
@@ -565,7 +566,10 @@ def test_two_ranks_merged_equal_one_pass(case_dir):
     rank0, rank1, single = split.metric(), split.metric(), split.metric()
     rank0.process({}, samples[::2])
     rank1.process({}, samples[1::2])
-    # What mmengine's collect_results ships between ranks.
+    # What evaluate() does on each rank before mmengine's collect_results
+    # ships the records: wait for the background GT jobs.
+    for rank in (rank0, rank1):
+        rank.finish_gt(rank.results)
     gathered = pickle.loads(pickle.dumps(rank0.results + rank1.results))
     single.process({}, samples)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -639,7 +643,38 @@ def test_second_pass_reuses_the_gt_without_reading_pngs(case_dir):
     uncached.results.clear()
     uncached.gt.seg_prefix = '/nonexistent'
     with pytest.raises(FileNotFoundError, match='image 0 .*not found'):
-        uncached.process({}, samples[:1])
+        evaluate(uncached, samples[:1])
+
+
+@pytest.mark.parametrize('gt_threads', [0, 3])
+def test_background_gt_threads_give_the_same_records(case_dir, gt_threads):
+    split = case_dir['split']
+    samples = _perturbed_samples(split, case_dir['pairs'], seed=11)
+    default = split.metric()  # one GT thread
+    other = split.metric(gt_threads=gt_threads)
+    for metric in (default, other):
+        metric.process({}, samples)
+        metric.finish_gt(metric.results)
+    assert pickle.dumps(default.results) == pickle.dumps(other.results)
+    assert all('gt_job' not in r and r['sem_stats'] is not None
+               for r in other.results)
+    with pytest.raises(ValueError, match='gt_threads must be >= 0'):
+        split.metric(gt_threads=-1)
+
+
+def test_evaluate_leaves_no_gt_threads_running(case_dir):
+    # a training dataloader forks its workers between validations
+    split = case_dir['split']
+    metric = split.metric(gt_threads=2)
+    for _ in range(2):  # the threads come back for the next pass
+        metric.process({}, split.perfect_samples())
+        assert any(t.name.startswith('panoptic_gt')
+                   for t in threading.enumerate())
+        with contextlib.redirect_stdout(io.StringIO()):
+            assert metric.evaluate(len(split.images))[
+                'coco_panoptic/PQ'] == pytest.approx(100)
+        assert not any(t.name.startswith('panoptic_gt')
+                       for t in threading.enumerate())
 
 
 def test_records_are_compact(coco_split):
@@ -647,6 +682,7 @@ def test_records_are_compact(coco_split):
     well under a byte per pixel."""
     metric = coco_split.metric()
     metric.process({}, coco_split.perfect_samples())
+    metric.finish_gt(metric.results)  # evaluate() does it before shipping
     for record in metric.results:
         size = len(pickle.dumps(record))
         assert size < record['height'] * record['width'] / 5, size
@@ -725,14 +761,24 @@ def test_inconsistent_ground_truth_is_named(case_dir, tmp_path, corrupt,
     corrupt(coco['annotations'][2])
     ann_file = tmp_path / 'gt.json'
     ann_file.write_text(json.dumps(coco))
+    samples = split.perfect_samples()
+    match = r'image 2 \(000002.jpg\): ' + message
+    # In the background (default), evaluate() raises the error; the
+    # records of the failed pass are dropped.
     metric = PanopticFCNMetric(ann_file=str(ann_file),
                                seg_prefix=split.seg_prefix)
     metric.dataset_meta = split.meta
-    samples = split.perfect_samples()
-    metric.process({}, samples[:2])  # the other images are fine
-    with pytest.raises(PanopticFormatError,
-                       match=r'image 2 \(000002.jpg\): ' + message):
-        metric.process({}, samples[2:3])
+    metric.process({}, samples)
+    with pytest.raises(PanopticFormatError, match=match):
+        metric.evaluate(len(samples))
+    assert metric.results == []
+    # Without GT threads, process() raises it for the image itself.
+    inline = PanopticFCNMetric(ann_file=str(ann_file),
+                               seg_prefix=split.seg_prefix, gt_threads=0)
+    inline.dataset_meta = split.meta
+    inline.process({}, samples[:2])  # the other images are fine
+    with pytest.raises(PanopticFormatError, match=match):
+        inline.process({}, samples[2:3])
 
 
 def test_image_evaluated_twice_is_named(case_dir):

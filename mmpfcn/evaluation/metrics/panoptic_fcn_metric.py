@@ -1,15 +1,18 @@
 """The runner metric of Panoptic FCN: PQ, mask AP and mIoU in one pass.
 
-Per image, :meth:`PanopticFCNMetric.process` turns the prediction and the
-ground truth into RLE segments (one pass over each map, no PNG written or
-re-read; the GT RLEs are cached for later validations) plus three pixel
-counts per semantic class; only these small, picklable records are
-gathered from the ranks. :meth:`compute_metrics`
-then hands the RLE segments to the PQ engine and to COCOeval.
+Per image, :meth:`PanopticFCNMetric.process` turns the prediction into
+RLE segments (one pass over the map, no PNG written or re-read) and hands
+the ground truth to background threads, which decode its PNG into RLE
+segments (cached for later validations) and count three pixel numbers per
+semantic class, while the model runs on the next batch. :meth:`evaluate`
+waits for them; only these small, picklable records are gathered from the
+ranks. :meth:`compute_metrics` then hands the RLE segments to the PQ engine
+and to COCOeval.
 """
 import os
 import os.path as osp
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
@@ -92,6 +95,11 @@ class PanopticFCNMetric(BaseMetric):
             evaluation, so that later validations skip the PNG decoding
             (about 12 KB per COCO image, on the rank that saw it).
             Defaults to True.
+        gt_threads (int): Threads reading and encoding the GT of the
+            processed images in the background (the PNG decoding releases
+            the GIL), overlapping the model's forward; errors in the GT
+            are raised by :meth:`evaluate`. 0 does it inside
+            :meth:`process`. Defaults to 1.
         backend_args (dict, optional): File backend of ``ann_file`` and the
             GT PNGs. Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
@@ -111,6 +119,7 @@ class PanopticFCNMetric(BaseMetric):
                  engine: str = 'hotcoco',
                  ap_engine: str = 'hotcoco',
                  cache_gt: bool = True,
+                 gt_threads: int = 1,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -128,6 +137,11 @@ class PanopticFCNMetric(BaseMetric):
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self.nproc = nproc
+        if gt_threads < 0:
+            raise ValueError('PanopticFCNMetric: gt_threads must be >= 0, '
+                             f'got {gt_threads}')
+        self.gt_threads = gt_threads
+        self._gt_pool: Optional[ThreadPoolExecutor] = None
         self.engine = engine
         self.ap_engine = ap_engine
         self.gt = PanopticGroundTruth(
@@ -202,23 +216,74 @@ class PanopticFCNMetric(BaseMetric):
             INSTANCE_OFFSET, name)
 
     def _process_one(self, sample: dict) -> dict:
-        """The compact record of one image (see the module docstring)."""
+        """The compact record of one image (see the module docstring).
+
+        The prediction is encoded here; the GT part (``file_name``,
+        ``gt_segments``, ``sem_stats``) is left to a background thread
+        under the key ``'gt_job'`` (see :meth:`finish_gt`) with
+        ``gt_threads``.
+        """
         info, name = self.gt.image_info(sample)
         pred_segments, _, _ = self._panoptic_segments(sample, info, name)
-        gt = self.gt.rle(sample, info, name, self.class_maps
-                         if 'pred_sem_seg' in sample else None)
-        record = dict(image_id=sample['img_id'], file_name=gt['file_name'],
-                      height=info['height'], width=info['width'],
-                      pred_segments=pred_segments,
-                      gt_segments=gt['segments'], instances=None,
-                      sem_stats=None)
+        record = dict(image_id=sample['img_id'], height=info['height'],
+                      width=info['width'], pred_segments=pred_segments,
+                      instances=None)
         if 'pred_instances' in sample:
             record['instances'] = self._encode_instances(
                 sample['pred_instances'], info, name)
+        pred_sem = None
         if 'pred_sem_seg' in sample:
-            record['sem_stats'] = self._semantic_stats(
-                sample['pred_sem_seg'], gt['sem'], info, name)
+            pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
+        # only what the GT part needs, not the sample's tensors
+        gt_args = (dict(img_id=sample['img_id'],
+                        seg_map_path=sample.get('seg_map_path')), info,
+                   name, pred_sem)
+        if self.gt_threads:
+            if self._gt_pool is None:
+                self._gt_pool = ThreadPoolExecutor(
+                    self.gt_threads, thread_name_prefix='panoptic_gt')
+            self.class_maps  # built here, not concurrently by the threads
+            record['gt_job'] = self._gt_pool.submit(self._gt_part, *gt_args)
+        else:
+            record.update(self._gt_part(*gt_args))
         return record
+
+    def _gt_part(self, sample: dict, info: dict, name: str,
+                 pred_sem: Optional[np.ndarray]) -> dict:
+        """``file_name``, ``gt_segments`` and ``sem_stats`` (None without
+        a semantic prediction) of an image's record."""
+        gt = self.gt.rle(sample, info, name,
+                         self.class_maps if pred_sem is not None else None)
+        sem_stats = None
+        if pred_sem is not None:
+            sem_stats = self._semantic_stats(pred_sem, gt['sem'])
+        return dict(file_name=gt['file_name'], gt_segments=gt['segments'],
+                    sem_stats=sem_stats)
+
+    def finish_gt(self, results: list) -> None:
+        """Wait for the background GT jobs of ``results`` and put their
+        outputs into the records, in order (the first failed job raises
+        its error, which names the image)."""
+        for record in results:
+            job: Optional[Future] = record.pop('gt_job', None)
+            if job is not None:
+                record.update(job.result())
+
+    def evaluate(self, size: int) -> dict:
+        """Finish this rank's GT jobs, then gather and compute as
+        :meth:`mmengine.evaluator.BaseMetric.evaluate` does."""
+        try:
+            self.finish_gt(self.results)
+        except Exception:
+            self.results.clear()  # a failed pass leaves nothing behind
+            raise
+        finally:
+            # No idle threads between passes, when the training
+            # dataloader forks its workers.
+            if self._gt_pool is not None:
+                self._gt_pool.shutdown(cancel_futures=True)
+                self._gt_pool = None
+        return super().evaluate(size)
 
     def _encode_instances(self, instances: dict, info: dict,
                           name: str) -> dict:
@@ -240,11 +305,10 @@ class PanopticFCNMetric(BaseMetric):
             score=_to_numpy(instances['scores']).astype(np.float64),
             segmentation=encode_masks(masks))
 
-    def _semantic_stats(self, sem_seg: dict, gt_sem: tuple, info: dict,
-                        name: str) -> np.ndarray:
-        """(3, 1 + N_st) pixel counts of ``pred_sem_seg`` against the GT
-        semantic map (things merged into 0, void ignored), given as its
-        labels (K,) and their K RLEs."""
+    def _semantic_map(self, sem_seg: dict, info: dict,
+                      name: str) -> np.ndarray:
+        """The checked (H, W) label map of ``pred_sem_seg``, as a copy
+        that outlives the sample (for the GT thread)."""
         pred = _label_map(sem_seg['sem_seg'], name, 'pred_sem_seg')
         check_size(pred.shape, info, name, 'pred_sem_seg',
                    self.gt.ann_file)
@@ -253,6 +317,13 @@ class PanopticFCNMetric(BaseMetric):
             raise ValueError(f'{name}: pred_sem_seg labels must lie in '
                              f'0..{num_sem - 1}, got [{pred.min()}, '
                              f'{pred.max()}]')
+        return pred.astype(np.int16 if num_sem < 2**15 else np.int64)
+
+    def _semantic_stats(self, pred: np.ndarray, gt_sem: tuple) -> np.ndarray:
+        """(3, 1 + N_st) pixel counts of the semantic prediction against
+        the GT semantic map (things merged into 0, void ignored), given as
+        its labels (K,) and their K RLEs."""
+        num_sem = self.class_maps.num_sem_classes
         labels, rles = gt_sem
         # The K masks tile the image, so argmax picks each pixel's label.
         gt_map = labels[mask_utils.decode(rles).argmax(axis=2)]  # (H, W)
@@ -295,6 +366,7 @@ class PanopticFCNMetric(BaseMetric):
             ``{class}_PQ`` with ``classwise``; ``{}`` with ``format_only``.
         """
         logger: MMLogger = MMLogger.get_current_instance()
+        self.finish_gt(results)  # called directly, without evaluate()
         repeated = [i for i, n in Counter(r['image_id']
                                           for r in results).items() if n > 1]
         if repeated:
