@@ -1,5 +1,6 @@
 """Tests of the runner metric ``PanopticFCNMetric`` and its helpers."""
 import contextlib
+import gc
 import io
 import json
 import logging
@@ -675,6 +676,33 @@ def test_evaluate_leaves_no_gt_threads_running(case_dir):
                 'coco_panoptic/PQ'] == pytest.approx(100)
         assert not any(t.name.startswith('panoptic_gt')
                        for t in threading.enumerate())
+
+
+def test_compute_metrics_pauses_and_restores_the_gc(coco_split,
+                                                    monkeypatch):
+    from mmpfcn.evaluation.metrics import panoptic_fcn_metric as module
+    states = []
+    engine = module.evaluate_panoptic
+
+    def spy(*args, **kwargs):
+        states.append(gc.isenabled())
+        return engine(*args, **kwargs)
+
+    monkeypatch.setattr(module, 'evaluate_panoptic', spy)
+    metric = coco_split.metric()
+    metric.process({}, coco_split.perfect_samples())
+    assert evaluate(metric, [])['PQ'] == pytest.approx(100)
+    assert states == [False] and gc.isenabled()
+    gc.disable()  # a caller's choice is kept
+    try:
+        metric.compute_metrics(metric.results)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+    # and restored when the computation fails
+    with pytest.raises(ValueError, match='evaluated more than once'):
+        metric.compute_metrics(metric.results + metric.results)
+    assert gc.isenabled()
 
 
 def test_records_are_compact(coco_split):

@@ -256,28 +256,32 @@ def _detection_style(pairs: list, sizes: list,
                      categories: list) -> tuple[dict, dict]:
     """The RLE segments as two detection-style datasets (one annotation
     per segment), the form hotcoco scores without PNG files."""
-    datasets = dict(gt=dict(images=[], annotations=[], categories=categories),
-                    pred=dict(images=[], annotations=[],
-                              categories=categories))
-    for pair, size in zip(pairs, sizes):
+    gt_images, pred_images, gt_dets, pred_dets = [], [], [], []
+    for (gt, pred), size in zip(pairs, sizes):
         if size is None:
             continue  # nothing on either side: no match, FP or FN
-        for ann, side in zip(pair, ('gt', 'pred')):
-            dataset = datasets[side]
-            dataset['images'].append(
-                dict(id=ann['image_id'], height=size[0], width=size[1]))
-            for seg in ann['segments_info']:
-                # Segment ids are unique per image only; annotation ids
-                # must be unique over the dataset.
-                det = dict(id=len(dataset['annotations']) + 1,
-                           image_id=ann['image_id'],
-                           category_id=seg['category_id'],
-                           segmentation=seg['segmentation'],
-                           area=seg['area'])
-                if side == 'gt':
-                    det['iscrowd'] = int(seg['iscrowd'])
-                dataset['annotations'].append(det)
-    return datasets['gt'], datasets['pred']
+        height, width = size
+        # Segment ids are unique per image only; annotation ids must be
+        # unique over the dataset. (Dict literals: ~30k per 500 images.)
+        image_id = gt['image_id']
+        gt_images.append({'id': image_id, 'height': height, 'width': width})
+        gt_dets += [{'id': len(gt_dets) + k, 'image_id': image_id,
+                     'category_id': seg['category_id'],
+                     'segmentation': seg['segmentation'],
+                     'area': seg['area'], 'iscrowd': int(seg['iscrowd'])}
+                    for k, seg in enumerate(gt['segments_info'], 1)]
+        image_id = pred['image_id']
+        pred_images.append({'id': image_id, 'height': height,
+                            'width': width})
+        pred_dets += [{'id': len(pred_dets) + k, 'image_id': image_id,
+                       'category_id': seg['category_id'],
+                       'segmentation': seg['segmentation'],
+                       'area': seg['area']}
+                      for k, seg in enumerate(pred['segments_info'], 1)]
+    return (dict(images=gt_images, annotations=gt_dets,
+                 categories=categories),
+            dict(images=pred_images, annotations=pred_dets,
+                 categories=categories))
 
 
 def _panopticapi_counts(pairs: list, categories: Sequence[dict],

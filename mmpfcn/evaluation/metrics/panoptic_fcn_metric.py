@@ -9,11 +9,13 @@ waits for them; only these small, picklable records are gathered from the
 ranks. :meth:`compute_metrics` then hands the RLE segments to the PQ engine
 and to COCOeval.
 """
+import contextlib
+import gc
 import os
 import os.path as osp
 from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -42,6 +44,19 @@ def _to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
     if isinstance(data, torch.Tensor):
         return data.detach().cpu().numpy()
     return np.asarray(data)
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """Disable the cyclic garbage collector inside the block (restoring
+    its previous state)."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _label_map(data: np.ndarray | torch.Tensor, name: str,
@@ -356,6 +371,11 @@ class PanopticFCNMetric(BaseMetric):
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """PQ/SQ/RQ (all, things, stuff), mask AP and mIoU in percent.
 
+        The cyclic garbage collector is paused meanwhile: the engines'
+        inputs are tens of thousands of small dicts, whose creation would
+        otherwise trigger full collections scanning every record (a third
+        of the time); none of them forms a reference cycle.
+
         Args:
             results (list): The records of :meth:`process` from all ranks.
 
@@ -365,6 +385,11 @@ class PanopticFCNMetric(BaseMetric):
             have instances, ``mIoU`` if they have a semantic map, and
             ``{class}_PQ`` with ``classwise``; ``{}`` with ``format_only``.
         """
+        with _gc_paused():
+            return self._compute_metrics(results)
+
+    def _compute_metrics(self, results: list) -> Dict[str, float]:
+        """See :meth:`compute_metrics`."""
         logger: MMLogger = MMLogger.get_current_instance()
         self.finish_gt(results)  # called directly, without evaluate()
         repeated = [i for i, n in Counter(r['image_id']
