@@ -8,7 +8,6 @@ import os
 import os.path as osp
 import pickle
 import sys
-import threading
 import time
 
 import numpy as np
@@ -655,7 +654,10 @@ def test_background_gt_threads_give_the_same_records(case_dir, gt_threads):
     other = split.metric(gt_threads=gt_threads)
     for metric in (default, other):
         metric.process({}, samples)
+        # a bounded backlog: process() waits beyond 4 jobs per thread
+        assert len(metric._gt_jobs) <= 4 * max(1, metric.gt_threads)
         metric.finish_gt(metric.results)
+        assert not metric._gt_jobs
     assert pickle.dumps(default.results) == pickle.dumps(other.results)
     assert all('gt_job' not in r and r['sem_stats'] is not None
                for r in other.results)
@@ -669,13 +671,14 @@ def test_evaluate_leaves_no_gt_threads_running(case_dir):
     metric = split.metric(gt_threads=2)
     for _ in range(2):  # the threads come back for the next pass
         metric.process({}, split.perfect_samples())
-        assert any(t.name.startswith('panoptic_gt')
-                   for t in threading.enumerate())
+        threads = list(metric._gt_pool._threads)
+        assert threads and all(t.name.startswith('panoptic_gt')
+                               for t in threads)
         with contextlib.redirect_stdout(io.StringIO()):
             assert metric.evaluate(len(split.images))[
                 'coco_panoptic/PQ'] == pytest.approx(100)
-        assert not any(t.name.startswith('panoptic_gt')
-                       for t in threading.enumerate())
+        assert metric._gt_pool is None
+        assert not any(t.is_alive() for t in threads)
 
 
 def test_compute_metrics_pauses_and_restores_the_gc(coco_split,

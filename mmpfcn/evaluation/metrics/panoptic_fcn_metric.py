@@ -13,9 +13,9 @@ import contextlib
 import gc
 import os
 import os.path as osp
-from collections import Counter
+from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Dict, Iterator, List, Optional, Sequence
+from typing import Deque, Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 import torch
@@ -113,8 +113,9 @@ class PanopticFCNMetric(BaseMetric):
         gt_threads (int): Threads reading and encoding the GT of the
             processed images in the background (the PNG decoding releases
             the GIL), overlapping the model's forward; errors in the GT
-            are raised by :meth:`evaluate`. 0 does it inside
-            :meth:`process`. Defaults to 1.
+            are raised by :meth:`evaluate`. At most ``4 * gt_threads``
+            images wait for them (``process`` blocks beyond). 0 does it
+            inside :meth:`process`. Defaults to 1.
         backend_args (dict, optional): File backend of ``ann_file`` and the
             GT PNGs. Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
@@ -157,6 +158,7 @@ class PanopticFCNMetric(BaseMetric):
                              f'got {gt_threads}')
         self.gt_threads = gt_threads
         self._gt_pool: Optional[ThreadPoolExecutor] = None
+        self._gt_jobs: Deque[Future] = deque()  # submitted, maybe running
         self.engine = engine
         self.ap_engine = ap_engine
         self.gt = PanopticGroundTruth(
@@ -258,7 +260,12 @@ class PanopticFCNMetric(BaseMetric):
                 self._gt_pool = ThreadPoolExecutor(
                     self.gt_threads, thread_name_prefix='panoptic_gt')
             self.class_maps  # built here, not concurrently by the threads
-            record['gt_job'] = self._gt_pool.submit(self._gt_part, *gt_args)
+            job = self._gt_pool.submit(self._gt_part, *gt_args)
+            record['gt_job'] = job
+            # bounded backlog: each waiting job holds a semantic map
+            self._gt_jobs.append(job)
+            while len(self._gt_jobs) > 4 * self.gt_threads:
+                self._gt_jobs.popleft().exception()  # waits; raised later
         else:
             record.update(self._gt_part(*gt_args))
         return record
@@ -283,6 +290,7 @@ class PanopticFCNMetric(BaseMetric):
             job: Optional[Future] = record.pop('gt_job', None)
             if job is not None:
                 record.update(job.result())
+        self._gt_jobs = deque(job for job in self._gt_jobs if not job.done())
 
     def evaluate(self, size: int) -> dict:
         """Finish this rank's GT jobs, then gather and compute as
@@ -298,6 +306,7 @@ class PanopticFCNMetric(BaseMetric):
             if self._gt_pool is not None:
                 self._gt_pool.shutdown(cancel_futures=True)
                 self._gt_pool = None
+            self._gt_jobs.clear()
         return super().evaluate(size)
 
     def _encode_instances(self, instances: dict, info: dict,
