@@ -39,6 +39,10 @@ from .segments import encode_panoptic_prediction
 from .semantic_iou import mean_iou, semantic_area_stats
 
 
+#: Images per GT thread that may wait for it before process() blocks.
+GT_BACKLOG_PER_THREAD = 4
+
+
 def _to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
     """A CPU numpy view of a tensor (arrays pass through)."""
     if isinstance(data, torch.Tensor):
@@ -113,8 +117,9 @@ class PanopticFCNMetric(BaseMetric):
         gt_threads (int): Threads reading and encoding the GT of the
             processed images in the background (the PNG decoding releases
             the GIL), overlapping the model's forward; errors in the GT
-            are raised by :meth:`evaluate`. At most ``4 * gt_threads``
-            images wait for them (``process`` blocks beyond). 0 does it
+            are raised by :meth:`evaluate`. At most
+            ``GT_BACKLOG_PER_THREAD * gt_threads`` (4 per thread) images
+            wait for them (``process`` blocks beyond). 0 does it
             inside :meth:`process`. Defaults to 1.
         backend_args (dict, optional): File backend of ``ann_file`` and the
             GT PNGs. Defaults to None.
@@ -264,7 +269,8 @@ class PanopticFCNMetric(BaseMetric):
             record['gt_job'] = job
             # bounded backlog: each waiting job holds a semantic map
             self._gt_jobs.append(job)
-            while len(self._gt_jobs) > 4 * self.gt_threads:
+            limit = GT_BACKLOG_PER_THREAD * self.gt_threads
+            while len(self._gt_jobs) > limit:
                 self._gt_jobs.popleft().exception()  # waits; raised later
         else:
             record.update(self._gt_part(*gt_args))
