@@ -38,7 +38,6 @@ from .rle import encode_masks
 from .segments import encode_panoptic_prediction
 from .semantic_iou import mean_iou, semantic_area_stats
 
-
 #: Images per GT thread that may wait for it before process() blocks.
 GT_BACKLOG_PER_THREAD = 4
 
