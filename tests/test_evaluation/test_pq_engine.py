@@ -33,7 +33,7 @@ from mmpfcn.evaluation.functional import (
     summarize_pq,
     write_panoptic_png,
 )
-from mmpfcn.evaluation.functional import pq as pq_module
+from mmpfcn.evaluation.functional import engines as engines_module
 from mmpfcn.evaluation.functional.panoptic_checks import check_png_pixels
 
 ENGINES = ('hotcoco', 'panopticapi')
@@ -249,7 +249,7 @@ def test_fallback_to_panopticapi_when_hotcoco_is_missing(
     gt, pred = annotations(pairs, 'gt'), annotations(pairs, 'pred')
     expected = evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir)
     messages = []
-    monkeypatch.setattr(pq_module, 'print_log',
+    monkeypatch.setattr(engines_module, 'print_log',
                         lambda msg, **kwargs: messages.append(msg))
     monkeypatch.setitem(sys.modules, 'hotcoco', None)  # import fails
     res = evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir)

@@ -15,7 +15,6 @@ the fallback when hotcoco cannot be imported.
 """
 import contextlib
 import io
-import logging
 import multiprocessing
 import os
 import os.path as osp
@@ -25,6 +24,7 @@ from typing import Mapping, Sequence
 import numpy as np
 from mmengine.logging import print_log
 
+from .engines import hotcoco_or
 from .panoptic_checks import (
     PanopticFormatError,
     check_categories,
@@ -116,13 +116,7 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
                                    for pair in pairs]
 
     if engine == 'hotcoco':
-        try:
-            import hotcoco  # noqa: F401
-        except ImportError as err:
-            print_log(f'hotcoco cannot be imported ({err}); falling back to '
-                      'panopticapi for PQ', logger='current',
-                      level=logging.WARNING)
-            engine = 'panopticapi'
+        engine = hotcoco_or('panopticapi', 'PQ')
     count = _hotcoco_counts if engine == 'hotcoco' else _panopticapi_counts
     try:
         counts = count(pairs, categories, gt_folder, pred_folder, sizes,

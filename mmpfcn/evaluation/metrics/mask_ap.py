@@ -8,12 +8,12 @@ the same numbers on the same inputs (see the metric's tests) and is faster.
 """
 import contextlib
 import io
-import logging
 from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
-from mmengine.logging import print_log
 from pycocotools import mask as mask_utils
+
+from ..functional.engines import hotcoco_or
 
 AP_ENGINES = ('pycocotools', 'hotcoco')
 # COCOeval.stats[:6] in its order.
@@ -76,13 +76,7 @@ def evaluate_mask_ap(
         raise ValueError(f'mask AP engine must be one of {AP_ENGINES}, got '
                          f'{engine!r}')
     if engine == 'hotcoco':
-        try:
-            import hotcoco  # noqa: F401
-        except ImportError as err:
-            print_log(f'hotcoco cannot be imported ({err}); falling back to '
-                      'pycocotools for mask AP', logger='current',
-                      level=logging.WARNING)
-            engine = 'pycocotools'
+        engine = hotcoco_or('pycocotools', 'mask AP')
     if len(detections) == 0:
         return dict.fromkeys(AP_KEYS, 0.0), {
             cat['id']: 0.0
