@@ -4,38 +4,17 @@
 # Scale ranges are the COCO ones halved for the small images; AdamW instead
 # of the reference's SGD, so that a short CPU schedule learns from scratch.
 _base_ = [
-    '../_base_/models/panoptic_fcn_r50_fpn.py',
+    '../_base_/models/panoptic_fcn_r18_fpn_scratch.py',
     '../_base_/datasets/synthetic_panoptic.py',
     '../_base_/default_runtime.py'
 ]
 
-channels = 64
 model = dict(
-    # no pretrained weights: plain RGB normalisation
-    data_preprocessor=dict(
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
-    backbone=dict(
-        _delete_=True,
-        type='ResNet',
-        depth=18,
-        base_channels=32,
-        num_stages=4,
-        out_indices=(0, 1, 2, 3),
-        frozen_stages=-1,
-        norm_cfg=dict(type='BN', requires_grad=True),
-        norm_eval=False,
-        style='pytorch',
-        init_cfg=None),
-    neck=dict(in_channels=[32, 64, 128, 256], out_channels=channels),
-    semantic_fpn=dict(in_channels=channels, feat_channels=channels),
+    backbone=dict(base_channels=32),  # half width
+    neck=dict(in_channels=[32, 64, 128, 256]),
     panoptic_head=dict(
         num_things_classes={{_base_.num_things_classes}},
         num_stuff_classes={{_base_.num_stuff_classes}},
-        in_channels=channels,
-        kernel_channels=channels,
-        kernel_generator=dict(position_dcn=False),
         target_generator=dict(
             scale_ranges=((1, 32), (16, 64), (32, 128), (64, 256),
                           (128, 1024))),

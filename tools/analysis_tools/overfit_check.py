@@ -28,7 +28,7 @@ from mmpfcn.utils import register_all_modules
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # the model, the COCO panoptic data recipe and the runtime the check starts
 # from; build_config only overrides what overfitting two images needs
-BASE_CONFIGS = ('_base_/models/panoptic_fcn_r50_fpn.py',
+BASE_CONFIGS = ('_base_/models/panoptic_fcn_r18_fpn_scratch.py',
                 '_base_/datasets/coco_panoptic.py',
                 '_base_/default_runtime.py')
 SAMPLE_SUBDIR = osp.join('data', 'coco_panoptic_sample')
@@ -79,30 +79,7 @@ def build_config(data_root: str,
         cfg.merge_from_dict(
             Config.fromfile(osp.join(config_dir, base)).to_dict())
 
-    channels = 64
-    cfg.merge_from_dict(dict(model=dict(
-        data_preprocessor=dict(
-            mean=[123.675, 116.28, 103.53],
-            std=[58.395, 57.12, 57.375],
-            bgr_to_rgb=True),
-        backbone=dict(
-            _delete_=True,
-            type='ResNet',
-            depth=18,
-            num_stages=4,
-            out_indices=(0, 1, 2, 3),
-            frozen_stages=-1,
-            norm_cfg=dict(type='BN', requires_grad=True),
-            norm_eval=False,
-            style='pytorch',
-            init_cfg=None),
-        neck=dict(in_channels=[64, 128, 256, 512], out_channels=channels),
-        semantic_fpn=dict(in_channels=channels, feat_channels=channels),
-        panoptic_head=dict(
-            in_channels=channels,
-            kernel_channels=channels,
-            kernel_generator=dict(position_dcn=False),
-            pos_num=3))))
+    cfg.merge_from_dict(dict(model=dict(panoptic_head=dict(pos_num=3))))
 
     resize = dict(type='Resize', scale=(640, short_side), keep_ratio=True)
     stuff_map = dict(
