@@ -25,6 +25,7 @@ test_pipeline = [
     dict(type='Resize', scale=(1000, 600), keep_ratio=True),
     dict(
         type='LoadPanopticFCNAnnotations',
+        with_eval_rle=True,
         backend_args={{_base_.backend_args}}),
     dict(
         type='GenerateStuffMap',
@@ -33,7 +34,7 @@ test_pipeline = [
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+                   'scale_factor', 'gt_panoptic_rle'))
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))

@@ -148,3 +148,32 @@ def test_loader_without_seg_map_path_loads_boxes_only():
     assert 'gt_masks' not in results and 'gt_seg_map' not in results
     assert results['gt_bboxes'].tensor.tolist() == [[0, 1, 2, 4],
                                                     [0, 0, 2, 2]]
+
+
+@pytest.mark.parametrize('with_others', [True, False])
+def test_loader_eval_rle_reaches_the_data_sample(tmp_path, with_others):
+    """``with_eval_rle`` adds the PNG's RLEs (alone or with the masks and
+    the semantic map); listed in ``meta_keys`` they reach the metric."""
+    from pycocotools import mask as mask_utils
+    png = str(tmp_path / 'pan.png')
+    write_ids(png, IDS)
+    flags = dict(with_bbox=with_others, with_label=with_others,
+                 with_mask=with_others, with_seg=with_others)
+    pipeline = Compose([
+        dict(type='LoadPanopticFCNAnnotations', with_eval_rle=True,
+             **flags),
+        dict(type='PackDetInputs', meta_keys=('img_path', 'gt_panoptic_rle'))
+    ])
+    sample = pipeline(_results(png))['data_samples']
+    assert ('gt_sem_seg' in sample) == with_others
+    rle = sample.metainfo['gt_panoptic_rle']
+    np.testing.assert_array_equal(rle['ids'], [0, ROAD, PERSON, CROWD])
+    assert rle['rles'] == [
+        mask_utils.encode(np.asfortranarray(IDS == i, np.uint8))
+        for i in rle['ids']
+    ]
+    np.testing.assert_array_equal(rle['areas'], [3, 10, 3, 4])
+    assert 'with_eval_rle=True' in repr(pipeline.transforms[0])
+    # off by default
+    results = LoadPanopticFCNAnnotations()(_results(png))
+    assert 'gt_panoptic_rle' not in results

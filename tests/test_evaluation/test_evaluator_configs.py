@@ -85,6 +85,34 @@ def test_coco_config_builds_the_metric(coco_sample_dir):
         assert metrics[f'coco_panoptic/{key}'] == pytest.approx(100), key
 
 
+@pytest.mark.parametrize('threads', [0, 1])
+def test_val_pipeline_hands_the_gt_to_the_metric(coco_sample_dir, threads):
+    """The COCO config's val pipeline puts the GT PNG's RLEs into each data
+    sample; its metric scores them without reading any PNG."""
+    cfg = load_config('coco_panoptic.py')
+    relocate(cfg, coco_sample_dir)
+    cfg.val_dataloader.dataset.ann_file = 'panoptic_examples.json'
+    cfg.val_dataloader.dataset.data_prefix = dict(img='images/',
+                                                  seg='panoptic/')
+    ann_file = osp.join(coco_sample_dir, 'panoptic_examples.json')
+    dataset = build_dataset(cfg.val_dataloader.dataset)
+    with open(osp.join(coco_sample_dir, 'panoptic_coco_categories.json')) as f:
+        split = Split(ann_file, osp.join(coco_sample_dir, 'panoptic'),
+                      json.load(f))
+    perfect = {s['img_id']: s for s in split.perfect_samples()}
+    samples = []
+    for i in range(len(dataset)):
+        data_sample = dataset[i]['data_samples']
+        assert 'gt_panoptic_rle' in data_sample.metainfo
+        samples.append(dict(perfect[data_sample.img_id],
+                            **data_sample.metainfo))
+    evaluator = dict(cfg.val_evaluator, ann_file=ann_file,
+                     seg_prefix='/nonexistent', threads=threads)
+    metrics = run_evaluator(evaluator, dataset.metainfo, samples)
+    for key in ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'):
+        assert metrics[f'coco_panoptic/{key}'] == pytest.approx(100), key
+
+
 def test_synthetic_config_builds_the_metric(synthetic_dataset_dir):
     cfg = load_config('synthetic_panoptic.py')
     relocate(cfg, synthetic_dataset_dir)

@@ -26,11 +26,15 @@ from mmpfcn.evaluation.functional.panoptic_io import (
     write_panoptic_png,
 )
 from mmpfcn.evaluation.functional.pq import evaluate_panoptic
+from mmpfcn.evaluation.functional.rle import (
+    distinct_values,
+    encode_id_map,
+    encode_masks,
+)
 from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
-from mmpfcn.evaluation.metrics.rle import encode_id_map, encode_masks
 from mmpfcn.evaluation.metrics.semantic_iou import (
     mean_iou,
-    semantic_area_stats,
+    semantic_area_stats_rle,
 )
 
 OFFSET = 1000  # mmdet's INSTANCE_OFFSET
@@ -165,6 +169,17 @@ def test_encode_id_map_is_pycocotools_encode():
         assert encode_masks(torch.from_numpy(masks)) == rles
 
 
+def test_distinct_values_is_np_unique():
+    rng = np.random.default_rng(2)
+    for _ in range(50):
+        h, w = rng.integers(0, 9, size=2)
+        array = rng.integers(0, rng.integers(1, 6), size=(h, w))
+        np.testing.assert_array_equal(distinct_values(array),
+                                      np.unique(array))
+        np.testing.assert_array_equal(distinct_values(array.T),
+                                      np.unique(array))
+
+
 @pytest.mark.parametrize('dtype', [np.uint8, np.int16, np.int32, np.uint32,
                                    np.int64])
 def test_encode_id_map_of_every_integer_width(dtype):
@@ -185,10 +200,16 @@ def test_encode_id_map_of_every_integer_width(dtype):
                                               for i in ids])
 
 
+def rle_stats(pred: np.ndarray, gt: np.ndarray, **kwargs) -> np.ndarray:
+    """semantic_area_stats_rle of a GT label map given as its RLEs."""
+    labels, rles, _ = encode_id_map(gt)
+    return semantic_area_stats_rle(pred, labels, rles, **kwargs)
+
+
 def test_semantic_iou_by_hand():
     gt = np.array([[0, 0, 1], [1, 2, -1]])
     pred = np.array([[0, 1, 1], [2, 2, 0]])
-    stats = semantic_area_stats(pred, gt, num_classes=4, ignore_index=-1)
+    stats = rle_stats(pred, gt, num_classes=4, ignore_index=-1)
     # class 0: inter 1, gt 2, pred 1; class 1: 1, 2, 2; class 2: 1, 1, 2.
     np.testing.assert_array_equal(stats,
                                   [[1, 1, 1, 0], [2, 2, 1, 0], [1, 2, 2, 0]])
@@ -196,6 +217,34 @@ def test_semantic_iou_by_hand():
     np.testing.assert_allclose(iou[:3], [1 / 2, 1 / 3, 1 / 2])
     assert np.isnan(iou[3])  # class 3 occurs nowhere: left out
     assert miou == pytest.approx((1 / 2 + 1 / 3 + 1 / 2) / 3)
+
+
+@pytest.mark.parametrize('seed', range(4))
+def test_semantic_stats_from_rles_count_pixels(seed):
+    """The RLE overlaps give the pixel counts of the label maps, with
+    several GT masks per label (a panoptic map's segments) and void."""
+    rng = np.random.default_rng(seed)
+    num_classes, shape = 6, (41, 29)
+    pred = rng.integers(0, num_classes, shape)
+    seg_map = rng.integers(0, 12, shape)  # GT segments
+    seg_label = rng.integers(-1, num_classes, 12)  # -1: void
+    gt = seg_label[seg_map]
+    ids, rles, _ = encode_id_map(seg_map)
+    stats = semantic_area_stats_rle(pred, seg_label[ids], rles, num_classes,
+                                    ignore_index=-1)
+    valid = gt != -1
+    expected = [
+        [((pred == c) & (gt == c)).sum() for c in range(num_classes)],
+        [(gt == c).sum() for c in range(num_classes)],
+        [((pred == c) & valid).sum() for c in range(num_classes)],
+    ]
+    np.testing.assert_array_equal(stats, expected)
+    all_void = semantic_area_stats_rle(pred, np.full(ids.size, -1), rles,
+                                       num_classes, ignore_index=-1)
+    assert not all_void.any()
+    with pytest.raises(ValueError, match='does not match'):
+        semantic_area_stats_rle(pred[:, 1:], seg_label[ids], rles,
+                                num_classes, ignore_index=-1)
 
 
 # ------------------------------------------------------- perfect inputs
@@ -570,7 +619,7 @@ def test_two_ranks_merged_equal_one_pass(case_dir):
     # What evaluate() does on each rank before mmengine's collect_results
     # ships the records: wait for the background GT jobs.
     for rank in (rank0, rank1):
-        rank.finish_gt(rank.results)
+        rank.finish_jobs(rank.results)
     gathered = pickle.loads(pickle.dumps(rank0.results + rank1.results))
     single.process({}, samples)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -647,38 +696,122 @@ def test_second_pass_reuses_the_gt_without_reading_pngs(case_dir):
         evaluate(uncached, samples[:1])
 
 
-@pytest.mark.parametrize('gt_threads', [0, 3])
-def test_background_gt_threads_give_the_same_records(case_dir, gt_threads):
+@pytest.mark.parametrize('threads', [0, 3])
+def test_background_threads_give_the_same_records(case_dir, threads):
     split = case_dir['split']
     samples = _perturbed_samples(split, case_dir['pairs'], seed=11)
-    default = split.metric()  # one GT thread
-    other = split.metric(gt_threads=gt_threads)
+    default = split.metric()  # one thread
+    other = split.metric(threads=threads)
     for metric in (default, other):
         metric.process({}, samples)
         # a bounded backlog: process() waits beyond 4 jobs per thread
-        assert len(metric._gt_jobs) <= 4 * max(1, metric.gt_threads)
-        metric.finish_gt(metric.results)
-        assert not metric._gt_jobs
+        assert len(metric._jobs) <= 4 * max(1, metric.threads)
+        metric.finish_jobs(metric.results)
+        assert not metric._jobs
     assert pickle.dumps(default.results) == pickle.dumps(other.results)
-    assert all('gt_job' not in r and r['sem_stats'] is not None
+    assert all('job' not in r and r['sem_stats'] is not None
                for r in other.results)
-    with pytest.raises(ValueError, match='gt_threads must be >= 0'):
-        split.metric(gt_threads=-1)
+    with pytest.raises(ValueError, match='threads must be >= 0'):
+        split.metric(threads=-1)
 
 
-def test_evaluate_leaves_no_gt_threads_running(case_dir):
+def with_pipeline_gt(split, samples):
+    """The samples with ``gt_panoptic_rle`` from the test pipeline's
+    loader, as ``PackDetInputs(meta_keys=(..., 'gt_panoptic_rle'))``
+    passes it on."""
+    from mmpfcn.datasets.transforms import LoadPanopticFCNAnnotations
+    loader = LoadPanopticFCNAnnotations(
+        with_bbox=False, with_label=False, with_mask=False, with_seg=False,
+        with_eval_rle=True)
+    out = []
+    for sample in samples:
+        ann = split.anns[sample['img_id']]
+        results = loader(dict(
+            seg_map_path=osp.join(split.seg_prefix, ann['file_name']),
+            segments_info=ann['segments_info'], instances=[],
+            ori_shape=tuple(sample['ori_shape'])))
+        assert set(results) >= {'gt_panoptic_rle'}
+        assert 'gt_masks' not in results and 'gt_seg_map' not in results
+        out.append(dict(sample, gt_panoptic_rle=results['gt_panoptic_rle']))
+    return out
+
+
+@pytest.mark.parametrize('threads', [0, 1])
+def test_gt_from_the_pipeline_gives_the_same_records(case_dir, threads):
+    split = case_dir['split']
+    samples = _perturbed_samples(split, case_dir['pairs'], seed=12)
+    from_png = split.metric(threads=threads)
+    from_png.process({}, samples)
+    from_png.finish_jobs(from_png.results)
+    # no PNG read: the folder does not exist
+    metric = split.metric(threads=threads, cache_gt=True)
+    metric.gt.seg_prefix = '/nonexistent'
+    metric.process({}, with_pipeline_gt(split, samples))
+    metric.finish_jobs(metric.results)
+    assert pickle.dumps(metric.results) == pickle.dumps(from_png.results)
+    assert not metric.gt._cache  # the next pass brings them again
+    with contextlib.redirect_stdout(io.StringIO()):
+        metrics = metric.compute_metrics(metric.results)
+        assert metrics == from_png.compute_metrics(from_png.results)
+    assert 0 < metrics['PQ'] < 100 and 0 < metrics['mIoU'] < 100
+
+
+def _swap_rle(samples):
+    samples[1]['gt_panoptic_rle'] = samples[0]['gt_panoptic_rle']
+
+
+def _drop_rle(samples):
+    rle = samples[1]['gt_panoptic_rle']
+    samples[1]['gt_panoptic_rle'] = dict(rle, rles=rle['rles'][1:])
+
+
+def _not_a_dict(samples):
+    samples[1]['gt_panoptic_rle'] = [1, 2]
+
+
+@pytest.mark.parametrize('corrupt,message', [
+    (_swap_rle, r'gt_panoptic_rle \(the GT PNG\) is 48x64 but the image '
+     'is 56x64'),
+    (_drop_rle, r'gt_panoptic_rle needs ascending unique ids with one RLE '
+     r'and area each, got \d+ ids, \d+ RLEs'),
+    (_not_a_dict, 'gt_panoptic_rle must be a dict of ids, rles and areas'),
+])
+def test_bad_pipeline_gt_is_named(case_dir, corrupt, message):
+    split = case_dir['split']
+    samples = with_pipeline_gt(split, split.perfect_samples())
+    corrupt(samples)
+    metric = split.metric(threads=0)
+    with pytest.raises(ValueError, match=r'image 1 \(000001.jpg\): ' +
+                       message):
+        metric.process({}, samples)
+
+
+def test_pipeline_gt_of_another_annotation_file_is_named(case_dir):
+    """The annotation file stays the authority: a pipeline GT that lists
+    other segments is an error, not silently scored."""
+    split = case_dir['split']
+    samples = with_pipeline_gt(split, split.perfect_samples()[:1])
+    rle = samples[0]['gt_panoptic_rle']
+    rle['ids'] = rle['ids'] + (rle['ids'] > 0) * 1000  # other segment ids
+    with pytest.raises(PanopticFormatError,
+                       match=r'image 0 .*are in the PNG but not in '
+                       'segments_info'):
+        split.metric(threads=0).process({}, samples)
+
+
+def test_evaluate_leaves_no_threads_running(case_dir):
     # a training dataloader forks its workers between validations
     split = case_dir['split']
-    metric = split.metric(gt_threads=2)
+    metric = split.metric(threads=2)
     for _ in range(2):  # the threads come back for the next pass
         metric.process({}, split.perfect_samples())
-        threads = list(metric._gt_pool._threads)
-        assert threads and all(t.name.startswith('panoptic_gt')
+        threads = list(metric._pool._threads)
+        assert threads and all(t.name.startswith('panoptic_metric')
                                for t in threads)
         with contextlib.redirect_stdout(io.StringIO()):
             assert metric.evaluate(len(split.images))[
                 'coco_panoptic/PQ'] == pytest.approx(100)
-        assert metric._gt_pool is None
+        assert metric._pool is None
         assert not any(t.is_alive() for t in threads)
 
 
@@ -714,7 +847,7 @@ def test_records_are_compact(coco_split):
     well under a byte per pixel."""
     metric = coco_split.metric()
     metric.process({}, coco_split.perfect_samples())
-    metric.finish_gt(metric.results)  # evaluate() does it before shipping
+    metric.finish_jobs(metric.results)  # evaluate() does it before shipping
     for record in metric.results:
         size = len(pickle.dumps(record))
         assert size < record['height'] * record['width'] / 5, size
@@ -742,8 +875,27 @@ def test_wrong_size_prediction_is_named(coco_split):
 def test_out_of_range_labels_are_named(coco_split):
     sample = coco_split.perfect_samples()[0]
     sample['pred_panoptic_seg']['sem_seg'][0, 0, 0] = 140 + 3 * OFFSET
-    with pytest.raises(ValueError, match=r'image 142238 .*\[140\]'):
-        coco_split.metric().process({}, [sample])
+    match = r'image 142238 .*\[140\]'
+    # found while encoding: by process() itself without threads ...
+    with pytest.raises(ValueError, match=match):
+        coco_split.metric(threads=0).process({}, [sample])
+    # ... else by evaluate(), which drops the records of the failed pass
+    metric = coco_split.metric()
+    metric.process({}, [sample])
+    with pytest.raises(ValueError, match=match):
+        metric.evaluate(1)
+    assert metric.results == []
+
+
+def test_background_error_is_raised_by_the_process_call_that_waits(
+        case_dir):
+    split = case_dir['split']
+    samples = split.perfect_samples()
+    samples[0]['pred_panoptic_seg']['sem_seg'][0, 0, 0] = 99
+    metric = split.metric(threads=1)
+    metric.process({}, samples[:4])  # the backlog holds 4 jobs
+    with pytest.raises(ValueError, match=r'image 0 .*\[99\]'):
+        metric.process({}, samples[4:6])
 
 
 def test_bad_configuration_and_mixed_outputs(coco_split):
@@ -804,9 +956,9 @@ def test_inconsistent_ground_truth_is_named(case_dir, tmp_path, corrupt,
     with pytest.raises(PanopticFormatError, match=match):
         metric.evaluate(len(samples))
     assert metric.results == []
-    # Without GT threads, process() raises it for the image itself.
+    # Without threads, process() raises it for the image itself.
     inline = PanopticFCNMetric(ann_file=str(ann_file),
-                               seg_prefix=split.seg_prefix, gt_threads=0)
+                               seg_prefix=split.seg_prefix, threads=0)
     inline.dataset_meta = split.meta
     inline.process({}, samples[:2])  # the other images are fine
     with pytest.raises(PanopticFormatError, match=match):

@@ -193,6 +193,10 @@ def test_engines_agree_on_generated_cases(generated, index):
         assert_same_results(
             evaluate_panoptic(gt_rle, pred_rle, CASE_CATEGORIES,
                               engine=engine), expected)
+        # the runner metric's path: segments from id maps, no checks
+        assert_same_results(
+            evaluate_panoptic(gt_rle, pred_rle, CASE_CATEGORIES,
+                              engine=engine, trusted=True), expected)
     # Sanity of the data itself: the gt-only / pred-only categories are
     # scored (n counts them) with PQ 0, the unused one is not.
     assert expected['All']['n'] == len(CASE_CATEGORIES) - 1
@@ -428,6 +432,8 @@ def test_invalid_arguments():
         evaluate_panoptic(gt, pred, CASE_CATEGORIES, 'a', 'b', engine='x')
     with pytest.raises(ValueError, match='both gt_folder and pred_folder'):
         evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_folder='a')
+    with pytest.raises(ValueError, match='trusted applies to RLE input'):
+        evaluate_panoptic(gt, pred, CASE_CATEGORIES, 'a', 'b', trusted=True)
     with pytest.raises(PanopticFormatError, match='duplicate category ids'):
         evaluate_panoptic(gt, pred, CASE_CATEGORIES + CASE_CATEGORIES[:1],
                           'a', 'b')

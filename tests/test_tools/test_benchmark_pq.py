@@ -29,10 +29,13 @@ def test_benchmark_runs_and_methods_agree(load_tool, tmp_path, capsys, part):
         # mmdet's CocoPanopticMetric and every variant of ours
         assert _printed_gap(printed, 'max |PQ - PQ(mmdet)|') < 1e-9
         methods = [
-            'mmdet CocoPanopticMetric', 'PanopticFCNMetric (engine hotcoco)',
-            '2nd pass: GT cached', 'GT in process()', 'engine panopticapi',
+            'mmdet CocoPanopticMetric', 'PanopticFCNMetric (hotcoco, '
+            'threads=1)', 'threads=0', 'GT PNGs, 1st pass',
+            'GT PNGs, 2nd pass: cached', 'engine panopticapi',
             '1 ms forward per image, not counted'
         ]
+        assert re.search(r'with_eval_rle=True\): [\d.]+ ms per image',
+                         printed)
     table = printed.split(f'({part})')[-1]
     assert '4 images, nproc 1, best of 1' in table
     rows = [line for line in table.splitlines() if line.endswith('x')]

@@ -150,7 +150,7 @@ def _runner_inputs(paths: list[str], root: str) -> tuple[str, dict, list]:
         to ``gt.json``), the ``dataset_meta`` and one data-sample dict per
         image (``DetDataSample.to_dict()``, as mmengine's ``Evaluator``
         passes them) with an int32 ``pred_panoptic_seg`` like mmdet's
-        fusion heads.
+        fusion heads and ``seg_map_path``.
     """
     import numpy as np
     import torch
@@ -188,6 +188,7 @@ def _runner_inputs(paths: list[str], root: str) -> tuple[str, dict, list]:
                            height=pan.shape[0], width=pan.shape[1]))
         sample = DetDataSample(metainfo=dict(
             img_id=pred['image_id'], img_path=img_path,
+            seg_map_path=osp.join(paths[1], pred['file_name']),
             ori_shape=pan.shape))
         sample.pred_panoptic_seg = PixelData(
             sem_seg=torch.from_numpy(pan.astype(np.int32))[None])
@@ -196,6 +197,34 @@ def _runner_inputs(paths: list[str], root: str) -> tuple[str, dict, list]:
     with open(ann_file, 'w') as f:
         json.dump(dict(gt, images=images), f)
     return ann_file, meta, samples
+
+
+def _with_pipeline_gt(samples: list, gt_json: str) -> tuple[list, float]:
+    """The samples as the test pipeline gives them: with the GT PNG's
+    RLEs of ``LoadPanopticFCNAnnotations(with_eval_rle=True)`` in their
+    metainfo (``PackDetInputs(meta_keys=(..., 'gt_panoptic_rle'))``).
+
+    Returns:
+        tuple: the new sample dicts and the loader's seconds per image
+        (PNG decode, checks and RLE encoding; dataloader workers run it in
+        parallel with the model).
+    """
+    from mmpfcn.datasets.transforms import LoadPanopticFCNAnnotations
+
+    with open(gt_json) as f:
+        anns = {ann['image_id']: ann for ann in json.load(f)['annotations']}
+    loader = LoadPanopticFCNAnnotations(
+        with_bbox=False, with_label=False, with_mask=False, with_seg=False,
+        with_eval_rle=True)
+    out = []
+    start = time.perf_counter()
+    for sample in samples:
+        results = loader(dict(
+            seg_map_path=sample['seg_map_path'], instances=[],
+            segments_info=anns[sample['img_id']]['segments_info'],
+            ori_shape=sample['ori_shape']))
+        out.append(dict(sample, gt_panoptic_rle=results['gt_panoptic_rle']))
+    return out, (time.perf_counter() - start) / len(samples)
 
 
 def _time_metric(build: Callable[[], object],
@@ -242,18 +271,20 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
     """Part (b): the runner metric vs mmdet's ``CocoPanopticMetric``.
 
     Both get the same data-sample dicts held in memory (the ``pred``
-    side of part (a)'s pairs) and read the GT PNGs; mmdet's runs in its
-    default validation mode (no ``outfile_prefix``: a prediction PNG
-    written and PQ stats computed per image). Ours keeps RLE segments,
-    reads the GT in ``--nproc`` background threads (``gt_threads``; in a
+    side of part (a)'s pairs), as the test pipeline of our configs makes
+    them: with the GT PNG's RLEs (``gt_panoptic_rle``), encoded in the
+    dataloader workers, which decode that PNG anyway (mmdet's panoptic
+    test pipeline too). mmdet's metric ignores them and reads the GT PNGs
+    itself, in its default validation mode (no ``outfile_prefix``: a
+    prediction PNG written and PQ stats computed per image). Ours encodes
+    the predictions in ``--nproc`` background threads (``threads``; in a
     real run they overlap the model's forward) and calls the PQ engine
-    once in ``compute_metrics``; its "2nd pass" row is a later validation
-    of the same metric, which reuses the GT RLEs cached by the first
-    instead of decoding the PNGs again; the "GT in process()" row has no
-    GT threads. The "forward" rows wait ``--forward-ms`` before every
-    ``process`` call, as a GPU validation loop waits for the model, and
-    count only the metric's own time: what the metric adds to a
-    validation.
+    once in ``compute_metrics``. The "GT PNGs" rows are a pipeline without
+    ``with_eval_rle``, where our metric decodes the PNGs too: on a first
+    validation, and on a later one that reuses the GT RLEs it cached. The
+    "forward" rows wait ``--forward-ms`` before every ``process`` call, as
+    a GPU validation loop waits for the model, and count only the metric's
+    own time: what the metric adds to a validation.
 
     Returns:
         Rows: ``(method, seconds)``, mmdet's first.
@@ -270,7 +301,11 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
             tempfile.TemporaryDirectory(prefix='bench_pq_'))
         paths = generate_pairs(root, args.num_images, 480, 640, 30, args.seed,
                                args.nproc)
-        ann_file, meta, samples = _runner_inputs(paths, root)
+        ann_file, meta, png_samples = _runner_inputs(paths, root)
+        samples, loader_time = _with_pipeline_gt(png_samples, paths[0])
+        print(f'test pipeline, LoadPanopticFCNAnnotations(with_eval_rle='
+              f'True): {1000 * loader_time:.1f} ms per image in the '
+              'dataloader workers (not counted below)')
         gt_dir, nproc = paths[1], args.nproc
 
         def build(metric_type, warm=False, **kwargs):
@@ -280,38 +315,38 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
                                          nproc=args.nproc, **kwargs)
                 metric.dataset_meta = meta
                 if warm:  # a previous validation pass has cached the GT
-                    metric.process({}, samples)
-                    metric.finish_gt(metric.results)
+                    metric.process({}, png_samples)
+                    metric.finish_jobs(metric.results)
                     metric.results.clear()
                 return metric
             return make
 
+        ours = PanopticFCNMetric
         forward = (f'{args.forward_ms:g} ms forward per image, not '
                    'counted')
         methods = [
-            ('mmdet CocoPanopticMetric', build(CocoPanopticMetric)),
-            ('PanopticFCNMetric (engine hotcoco)',
-             build(PanopticFCNMetric, engine='hotcoco', gt_threads=nproc)),
-            ('PanopticFCNMetric (hotcoco, 2nd pass: GT cached)',
-             build(PanopticFCNMetric, warm=True, engine='hotcoco',
-                   gt_threads=nproc)),
-            ('PanopticFCNMetric (hotcoco, GT in process())',
-             build(PanopticFCNMetric, engine='hotcoco', gt_threads=0)),
+            ('mmdet CocoPanopticMetric', build(CocoPanopticMetric), samples),
+            (f'PanopticFCNMetric (hotcoco, threads={nproc})',
+             build(ours, threads=nproc), samples),
+            ('PanopticFCNMetric (hotcoco, threads=0)',
+             build(ours, threads=0), samples),
+            ('PanopticFCNMetric (hotcoco, GT PNGs, 1st pass)',
+             build(ours, threads=nproc), png_samples),
+            ('PanopticFCNMetric (hotcoco, GT PNGs, 2nd pass: cached)',
+             build(ours, warm=True, threads=nproc), png_samples),
             ('PanopticFCNMetric (engine panopticapi)',
-             build(PanopticFCNMetric, engine='panopticapi',
-                   gt_threads=nproc)),
+             build(ours, engine='panopticapi', threads=nproc), samples),
         ]
         if args.forward_ms:
             methods += [
                 (f'mmdet CocoPanopticMetric ({forward})',
-                 build(CocoPanopticMetric), args.forward_ms),
+                 build(CocoPanopticMetric), samples, args.forward_ms),
                 (f'PanopticFCNMetric (hotcoco, {forward})',
-                 build(PanopticFCNMetric, engine='hotcoco',
-                       gt_threads=nproc), args.forward_ms),
+                 build(ours, threads=nproc), samples, args.forward_ms),
             ]
         rows, pqs = [], []
-        for name, make, *forward_ms in methods:
-            process, compute, metrics = _time_metric(make, samples,
+        for name, make, inputs, *forward_ms in methods:
+            process, compute, metrics = _time_metric(make, inputs,
                                                      args.repeat,
                                                      *forward_ms)
             print(f'{name}: process {process:.2f} s + compute_metrics '

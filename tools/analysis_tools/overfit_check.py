@@ -94,11 +94,12 @@ def build_config(data_root: str,
     # annotations after Resize: the metric compares at the original size
     test_pipeline = [
         dict(type='LoadImageFromFile'), resize,
-        dict(type='LoadPanopticFCNAnnotations'), stuff_map,
+        dict(type='LoadPanopticFCNAnnotations', with_eval_rle=True),
+        stuff_map,
         dict(
             type='PackDetInputs',
             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                       'scale_factor'))
+                       'scale_factor', 'gt_panoptic_rle'))
     ]
     # the dataset class brings COCO's metainfo (133 classes, things first)
     dataset = dict(

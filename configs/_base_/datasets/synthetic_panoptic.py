@@ -34,7 +34,10 @@ train_pipeline = [
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
     dict(type='Resize', scale=(256, 192), keep_ratio=True),
-    dict(type='LoadPanopticFCNAnnotations', backend_args=backend_args),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        with_eval_rle=True,
+        backend_args=backend_args),
     dict(
         type='GenerateStuffMap',
         num_things_classes=num_things_classes,
@@ -42,7 +45,7 @@ test_pipeline = [
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
-                   'scale_factor'))
+                   'scale_factor', 'gt_panoptic_rle'))
 ]
 
 train_dataloader = dict(

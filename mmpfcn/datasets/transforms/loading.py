@@ -1,10 +1,14 @@
 """Loading of COCO-panoptic PNGs, checked against ``segments_info``."""
+from typing import Optional
+
 import mmcv
 import numpy as np
 from mmdet.datasets.transforms import LoadPanopticAnnotations
 from mmdet.structures.mask import BitmapMasks
 from mmengine.fileio import get
 
+from mmpfcn.evaluation.functional.panoptic_io import bgr2id
+from mmpfcn.evaluation.functional.rle import distinct_values, encode_id_map
 from mmpfcn.registry import TRANSFORMS
 
 
@@ -26,6 +30,13 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
       like boxes and labels.
     - ``gt_seg_map``: (H, W) uint8, things ``0..T-1`` (crowd pixels carry
       their thing label), stuff ``T..T+S-1``, 255 unlabeled (void).
+    - ``gt_panoptic_rle`` (with ``with_eval_rle``): the PNG at its own
+      size as ``{'ids': (K,), 'rles': K pycocotools RLEs, 'areas': (K,)}``
+      (:func:`~mmpfcn.evaluation.functional.rle.encode_id_map`), for
+      :class:`~mmpfcn.evaluation.PanopticFCNMetric`. Listed in
+      ``PackDetInputs``' ``meta_keys`` it reaches the metric, which then
+      decodes no PNG itself: the test pipeline's workers do it once for
+      both, in parallel with the model.
 
     Raises (message names the PNG and the image):
 
@@ -34,11 +45,32 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
       image's; a listed segment has no pixel in it; it holds non-zero ids
       that ``segments_info`` does not list.
 
-    Args: as :class:`~mmdet.datasets.transforms.LoadPanopticAnnotations`.
+    Args:
+        with_eval_rle (bool): Add ``gt_panoptic_rle``. Defaults to False.
+        **kwargs: As :class:`~mmdet.datasets.transforms.
+            LoadPanopticAnnotations` (``with_bbox``, ``with_label``,
+            ``with_mask``, ``with_seg``, ``imdecode_backend``,
+            ``backend_args``).
     """
 
+    def __init__(self, with_eval_rle: bool = False, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.with_eval_rle = with_eval_rle
+
+    def transform(self, results: dict) -> Optional[dict]:
+        """Load the annotations asked for (see the class docstring)."""
+        super().transform(results)
+        if self.with_eval_rle and not (self.with_mask or self.with_seg):
+            self._load_masks_and_semantic_segs(results)
+        return results
+
+    def __repr__(self) -> str:
+        return (super().__repr__()[:-1] +
+                f', with_eval_rle={self.with_eval_rle})')
+
     def _load_masks_and_semantic_segs(self, results: dict) -> None:
-        """Read the PNG, check it, and add ``gt_masks`` / ``gt_seg_map``.
+        """Read the PNG, check it, and add ``gt_masks`` / ``gt_seg_map`` /
+        ``gt_panoptic_rle``.
 
         Args:
             results (dict): needs ``seg_map_path`` (None: nothing to load),
@@ -64,17 +96,21 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
         if png is None or png.ndim != 3:
             raise ValueError(f'{where} cannot be decoded: the file is '
                              'corrupt or not an image')
-        png = png[..., ::-1]  # BGR -> RGB
-        height, width = results.get(
-            'ori_shape', (results['height'], results['width']))
+        if 'ori_shape' in results:
+            height, width = results['ori_shape'][:2]
+        else:
+            height, width = results['height'], results['width']
         if png.shape[:2] != (height, width):
             raise ValueError(f'{where} is {png.shape[1]}x{png.shape[0]} '
                              f'(WxH) but the image is {width}x{height}')
 
-        # one sort of the id map gives every check, mask and label at once
-        present, inverse = np.unique(
-            self.rgb2id(png).ravel(), return_inverse=True)
-        inverse = inverse.reshape(height, width)
+        id_map = bgr2id(png)  # (H, W) uint32
+        if self.with_eval_rle:
+            present, rles, areas = encode_id_map(id_map)
+            results['gt_panoptic_rle'] = dict(ids=present, rles=rles,
+                                              areas=areas)
+        else:
+            present = distinct_values(id_map)
         segments = results['segments_info']
         seg_ids = np.array([seg['id'] for seg in segments], dtype=np.int64)
         absent = np.setdiff1d(seg_ids, present)
@@ -88,6 +124,10 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
                 f'{where}: ids {unlisted.tolist()} occur in the PNG but are '
                 'not listed in segments_info')
 
+        if not (self.with_seg or self.with_mask):
+            return
+        # position of each pixel's id in `present`: (H, W)
+        inverse = np.searchsorted(present, id_map)
         if self.with_seg:
             # void (id 0) and anything unlisted stays 255
             lut = np.full(len(present), 255, dtype=np.uint8)

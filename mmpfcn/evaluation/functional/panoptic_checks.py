@@ -191,12 +191,10 @@ def check_png_sizes(gt_ann: dict, pred_ann: dict, gt_folder: str,
             f'from the ground truth {sizes[0]}')
 
 
-def rle_size(gt_ann: dict, pred_ann: dict,
-             check_overlap: bool = True) -> tuple[int, int] | None:
+def rle_size(gt_ann: dict, pred_ann: dict) -> tuple[int, int] | None:
     """The common ``(h, w)`` of all RLEs of an image pair (None if the
-    image has no segment on either side); checks (unless told not to)
-    that segments do not overlap and fills each segment's ``area`` from
-    its mask."""
+    image has no segment on either side); checks that segments do not
+    overlap and fills each segment's ``area`` from its mask."""
     sizes = set()
     for ann, side in ((gt_ann, 'gt'), (pred_ann, 'pred')):
         segments = ann['segments_info']
@@ -208,7 +206,7 @@ def rle_size(gt_ann: dict, pred_ann: dict,
             areas = mask_util.area(rles)
             # Disjoint masks iff their areas add up to the area of the
             # union.
-            overlap = check_overlap and areas.sum() != mask_util.area(
+            overlap = areas.sum() != mask_util.area(
                 mask_util.merge(rles, intersect=False))
         except (KeyError, TypeError, ValueError) as err:
             raise PanopticFormatError(

@@ -48,7 +48,7 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
                       engine: str = 'hotcoco',
                       nproc: int = 1,
                       check_pixels: bool = False,
-                      check_overlap: bool = True) -> dict:
+                      trusted: bool = False) -> dict:
     """Score panoptic predictions against ground truth.
 
     Two input forms. With ``gt_folder`` and ``pred_folder``, segments are
@@ -76,10 +76,13 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
             areas against the pixel counts. Off by default because it costs
             more than the whole hotcoco evaluation; the engines themselves
             reject prediction PNGs that disagree with their JSON.
-        check_overlap (bool): RLE input only: check that the segments of
-            each image are disjoint. Off only for callers whose segments
-            come from one id map per image (the runner metric), since
-            merging the RLEs costs more than the hotcoco evaluation.
+        trusted (bool): RLE input only: skip the checks of the segments
+            (keys, unique ids, known categories, one mask size per image,
+            disjoint masks) and take their ``area`` as given. Only for a
+            caller that builds them from one checked id map per image (the
+            runner metric): the checks cost more than the hotcoco
+            evaluation. Images are still paired and checked for one
+            prediction each.
 
     Returns:
         dict: ``{'All' | 'Things' | 'Stuff': {'pq', 'sq', 'rq', 'n'},
@@ -97,23 +100,16 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
         raise ValueError('give both gt_folder and pred_folder (PNG input) '
                          'or neither (RLE input)')
     with_png = gt_folder is not None
+    if trusted and with_png:
+        raise ValueError('trusted applies to RLE input only')
     check_categories(categories)
-    category_ids = np.array([cat['id'] for cat in categories])
-    # Copies, so that filling in areas never touches the caller's dicts.
-    pairs = [tuple(dict(ann, segments_info=[dict(seg) for seg in
-                                            ann.get('segments_info', [])])
-                   for ann in pair)
-             for pair in match_images(gt_annotations, pred_annotations)]
-    check_segments([gt for gt, _ in pairs], 'gt', category_ids, with_png)
-    check_segments([pred for _, pred in pairs], 'pred', category_ids,
-                   with_png)
-    if with_png:
-        for gt_ann, pred_ann in pairs:
-            check_png_sizes(gt_ann, pred_ann, gt_folder, pred_folder)
-    if with_png and check_pixels:
-        check_png_pixels(pairs, gt_folder, pred_folder, nproc)
-    sizes = None if with_png else [rle_size(*pair, check_overlap)
-                                   for pair in pairs]
+    if trusted:
+        pairs = match_images(gt_annotations, pred_annotations)
+        sizes = [_first_size(*pair) for pair in pairs]
+    else:
+        pairs, sizes = _checked_pairs(gt_annotations, pred_annotations,
+                                      categories, gt_folder, pred_folder,
+                                      check_pixels, nproc)
 
     if engine == 'hotcoco':
         engine = hotcoco_or('panopticapi', 'PQ')
@@ -128,6 +124,41 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
             check_png_pixels(pairs, gt_folder, pred_folder, nproc)
         raise
     return summarize_pq(counts, categories)
+
+
+def _checked_pairs(gt_annotations: Sequence[dict],
+                   pred_annotations: Sequence[dict],
+                   categories: Sequence[dict], gt_folder: str | None,
+                   pred_folder: str | None, check_pixels: bool,
+                   nproc: int) -> tuple[list, list | None]:
+    """The checked (gt, pred) annotation pairs of the images, as copies
+    whose RLE segments carry the ``area`` of their masks, and the (h, w)
+    of each pair (None for PNG input)."""
+    with_png = gt_folder is not None
+    category_ids = np.array([cat['id'] for cat in categories])
+    # Copies, so that filling in areas never touches the caller's dicts.
+    pairs = [tuple(dict(ann, segments_info=[dict(seg) for seg in
+                                            ann.get('segments_info', [])])
+                   for ann in pair)
+             for pair in match_images(gt_annotations, pred_annotations)]
+    check_segments([gt for gt, _ in pairs], 'gt', category_ids, with_png)
+    check_segments([pred for _, pred in pairs], 'pred', category_ids,
+                   with_png)
+    if with_png:
+        for gt_ann, pred_ann in pairs:
+            check_png_sizes(gt_ann, pred_ann, gt_folder, pred_folder)
+    if with_png and check_pixels:
+        check_png_pixels(pairs, gt_folder, pred_folder, nproc)
+    sizes = None if with_png else [rle_size(*pair) for pair in pairs]
+    return pairs, sizes
+
+
+def _first_size(gt_ann: dict, pred_ann: dict) -> tuple[int, int] | None:
+    """(h, w) of the first RLE of an image pair (None without segments)."""
+    for ann in (gt_ann, pred_ann):
+        if ann['segments_info']:
+            return tuple(ann['segments_info'][0]['segmentation']['size'])
+    return None
 
 
 def summarize_pq(counts: np.ndarray, categories: Sequence[dict]) -> dict:

@@ -1,23 +1,33 @@
 """The COCO panoptic ground truth of a split, served per image as RLE.
 
 Decoding a panoptic PNG costs more than everything else the runner metric
-does for an image, so each image's GT is decoded once, turned into RLE
-segments (and, when the mIoU needs it, an RLE per semantic label) and,
-with ``cache=True``, kept for the later validations of a training run.
+does for an image. The test pipeline's loader already decodes it in the
+dataloader workers: with ``with_eval_rle=True`` it also hands over the
+PNG's RLEs (:data:`GT_RLE_KEY` in the sample's metainfo), which are used
+as they come. Otherwise the metric decodes the PNG once and, with
+``cache=True``, keeps its RLE segments for the later validations of a
+training run. Either way the annotation file stays the authority on the
+segments' categories, crowd flags and areas.
 """
 import os.path as osp
+from collections import Counter
 from typing import Dict, List, Optional, Tuple
 
 import mmcv
 import numpy as np
 from mmengine.fileio import get, load
-from pycocotools import mask as mask_utils
 
 from ..functional.panoptic_checks import PanopticFormatError
 from ..functional.panoptic_io import bgr2id
+from ..functional.rle import encode_id_map
 from .class_maps import ClassMaps
-from .rle import encode_id_map
-from .segments import encode_gt_segments
+from .segments import gt_segments
+
+#: Metainfo key of a data sample's GT PNG as RLE, as
+#: ``LoadPanopticFCNAnnotations(with_eval_rle=True)`` writes it: a dict of
+#: ``ids`` (K,) (ascending, 0 = void), ``rles`` (K pycocotools RLEs) and
+#: ``areas`` (K,), i.e. :func:`encode_id_map` of the PNG's id map.
+GT_RLE_KEY = 'gt_panoptic_rle'
 
 
 def check_size(shape: tuple, info: dict, name: str, what: str,
@@ -94,85 +104,120 @@ class PanopticGroundTruth:
         """The GT of a sample's image as RLE.
 
         Args:
-            sample (dict): The data sample (``img_id``, ``seg_map_path``).
+            sample (dict): The data sample (``img_id``, and
+                :data:`GT_RLE_KEY` or ``seg_map_path``).
             info (dict): Its entry in the annotation file.
             name (str): The image, as named in errors.
-            class_maps (ClassMaps, optional): Given, the semantic map
-                (things merged into 0, void = ``SEM_IGNORE``) is encoded
-                too.
+            class_maps (ClassMaps, optional): Given, the semantic label of
+                every mask is added.
 
         Returns:
             dict: ``file_name``; ``segments`` (``id``, ``category_id``,
             ``iscrowd``, ``area``, ``segmentation``); ``sem``: None or
-            (labels (K,), K RLEs) of the semantic map.
+            (labels (K,), K RLEs tiling the image): the semantic map, things
+            merged into 0 and void ``SEM_IGNORE``.
         """
         cached = self._cache.get(sample['img_id'])
         if cached is not None and (cached['sem'] is not None
                                    or class_maps is None):
             return cached
-        ann, gt_map = self._read(sample, name)
-        check_size(gt_map.shape, info, name, 'the GT PNG', self.ann_file)
-        segments, gt_ids = encode_gt_segments(gt_map, ann['segments_info'])
-        self._check_segments(segments, gt_ids, name)
+        ann = self._annotation(sample, name)
+        encoded = sample.get(GT_RLE_KEY)
+        if encoded is None:
+            gt_map = self._read(sample, ann, name)
+            check_size(gt_map.shape, info, name, 'the GT PNG', self.ann_file)
+            encoded = encode_id_map(gt_map)
+        else:
+            encoded = self._unpack(encoded, info, name)
+        ids, rles, _ = encoded
+        self._check_segments(ann['segments_info'], encoded, name)
+        segments = gt_segments(encoded, ann['segments_info'])
         sem = None
         if class_maps is not None:
             # Semantic label of every distinct GT id; ids not in the JSON
             # (and 0) are void.
             seg_cat = {s['id']: s['category_id']
                        for s in ann['segments_info']}
-            id_sem = class_maps.sem_lut(
-                np.array([seg_cat.get(int(i), -1) for i in gt_ids]))
-            gt_sem = id_sem[np.searchsorted(gt_ids, gt_map)]  # (H, W)
-            sem_labels, sem_rles, _ = encode_id_map(gt_sem)
-            sem = (sem_labels, sem_rles)
+            sem = (class_maps.sem_lut(
+                np.array([seg_cat.get(int(i), -1) for i in ids])), rles)
         gt = dict(file_name=ann['file_name'], segments=segments, sem=sem)
-        if self.cache:
+        if self.cache and GT_RLE_KEY not in sample:
             self._cache[sample['img_id']] = gt
         return gt
 
-    def _check_segments(self, segments: List[dict], gt_ids: np.ndarray,
+    def _unpack(self, encoded: dict, info: dict,
+                name: str) -> Tuple[np.ndarray, List[dict], np.ndarray]:
+        """Check the pipeline's :data:`GT_RLE_KEY` of an image and return
+        its (ids, rles, areas)."""
+        try:
+            ids = np.asarray(encoded['ids'], dtype=np.int64)
+            rles, areas = encoded['rles'], np.asarray(encoded['areas'])
+        except (KeyError, TypeError, ValueError):
+            raise ValueError(
+                f'{name}: {GT_RLE_KEY} must be a dict of ids, rles and areas '
+                '(LoadPanopticFCNAnnotations(with_eval_rle=True)), got '
+                f'{type(encoded).__name__}') from None
+        if not len(rles) == ids.size == areas.size or (
+                ids.size and (np.diff(ids) <= 0).any()):
+            raise ValueError(
+                f'{name}: {GT_RLE_KEY} needs ascending unique ids with one '
+                f'RLE and area each, got {ids.size} ids, {len(rles)} RLEs '
+                f'and {areas.size} areas')
+        for rle in rles:
+            check_size(rle['size'], info, name, f'{GT_RLE_KEY} (the GT PNG)',
+                       self.ann_file)
+        return ids, rles, areas
+
+    def _check_segments(self, segments_info: List[dict],
+                        encoded: Tuple[np.ndarray, List[dict], np.ndarray],
                         name: str) -> None:
-        """Raise, naming the image, unless the GT PNG and its
-        ``segments_info`` list the same, unique segments with the same
-        areas.
+        """Raise, naming the image, unless the GT PNG (``encoded``: its
+        ids, RLEs and areas) and its ``segments_info`` list the same,
+        unique segments with the same areas.
 
         panopticapi would score such a GT silently (a listed segment absent
         from the PNG as a false negative, unlisted PNG ids as background
         that is not void) and the RLE path would not reproduce that.
         """
-        json_ids = np.array([seg['id'] for seg in segments], np.int64)
-        ids, counts = np.unique(json_ids, return_counts=True)
-        if (counts > 1).any():
+        # ~30 segments an image: Python sets beat numpy's set routines
+        counted = dict(zip(encoded[0].tolist(), encoded[2].tolist()))
+        json_ids = [seg['id'] for seg in segments_info]
+        if len(set(json_ids)) != len(json_ids):
+            repeated = sorted(i for i, n in Counter(json_ids).items()
+                              if n > 1)
             raise PanopticFormatError(
-                f'{name}: duplicate GT segment ids '
-                f'{ids[counts > 1].tolist()} in {self.ann_file}')
-        only_png = np.setdiff1d(gt_ids[gt_ids != 0], json_ids)
-        only_json = np.setdiff1d(json_ids, gt_ids)
+                f'{name}: duplicate GT segment ids {repeated} in '
+                f'{self.ann_file}')
         mismatches = [
-            f'ids {ids.tolist()} are in {where} but not in {other}'
+            f'ids {ids} are in {where} but not in {other}'
             for ids, where, other in (
-                (only_png, 'the PNG', 'segments_info'),
-                (only_json, 'segments_info', 'the PNG')) if ids.size
+                (sorted(counted.keys() - set(json_ids) - {0}), 'the PNG',
+                 'segments_info'),
+                (sorted(set(json_ids) - counted.keys()), 'segments_info',
+                 'the PNG')) if ids
         ]
         if mismatches:
             raise PanopticFormatError(
                 f'{name}: GT segment ' + ' and '.join(mismatches) +
                 f' (annotation file {self.ann_file})')
-        counted = mask_utils.area([seg['segmentation'] for seg in segments])
-        wrong = [seg['id'] for seg, area in zip(segments, counted)
-                 if seg['area'] != area]
+        wrong = [seg['id'] for seg in segments_info
+                 if seg.get('area', counted[seg['id']]) != counted[seg['id']]]
         if wrong:
             raise PanopticFormatError(
                 f'{name}: `area` of GT segments {wrong} in {self.ann_file} '
                 'differs from their pixel count in the PNG (PQ uses the '
                 'JSON area)')
 
-    def _read(self, sample: dict, name: str) -> Tuple[dict, np.ndarray]:
-        """The GT annotation of a sample and its (H, W) segment-id map."""
+    def _annotation(self, sample: dict, name: str) -> dict:
+        """The image's annotation in the annotation file."""
         ann = self._anns.get(sample['img_id'])
         if ann is None:
             raise KeyError(f'{name}: no panoptic annotation for this image '
                            f'in {self.ann_file}')
+        return ann
+
+    def _read(self, sample: dict, ann: dict, name: str) -> np.ndarray:
+        """The (H, W) segment-id map of the image's GT PNG."""
         if self.seg_prefix is not None:
             path = osp.join(self.seg_prefix, ann['file_name'])
         elif sample.get('seg_map_path'):
@@ -185,5 +230,4 @@ class PanopticGroundTruth:
         except FileNotFoundError as error:
             raise FileNotFoundError(
                 f'{name}: GT panoptic PNG {path} not found') from error
-        bgr = mmcv.imfrombytes(content, flag='color')
-        return ann, bgr2id(bgr)
+        return bgr2id(mmcv.imfrombytes(content, flag='color'))

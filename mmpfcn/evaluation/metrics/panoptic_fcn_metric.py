@@ -1,13 +1,14 @@
 """The runner metric of Panoptic FCN: PQ, mask AP and mIoU in one pass.
 
-Per image, :meth:`PanopticFCNMetric.process` turns the prediction into
-RLE segments (one pass over the map, no PNG written or re-read) and hands
-the ground truth to background threads, which decode its PNG into RLE
-segments (cached for later validations) and count three pixel numbers per
-semantic class, while the model runs on the next batch. :meth:`evaluate`
-waits for them; only these small, picklable records are gathered from the
-ranks. :meth:`compute_metrics` then hands the RLE segments to the PQ engine
-and to COCOeval.
+Per image, :meth:`PanopticFCNMetric.process` checks the prediction and
+hands it to background threads, which, while the model runs on the next
+batch, turn it into RLE segments (one pass over the map, no PNG written or
+re-read), take the GT's RLE segments (encoded by the test pipeline in the
+dataloader workers, or decoded from its PNG here and cached for later
+validations) and count three pixel numbers per semantic class.
+:meth:`evaluate` waits for them; only these small, picklable records are
+gathered from the ranks. :meth:`compute_metrics` then hands the RLE
+segments to the PQ engine and to COCOeval.
 """
 import contextlib
 import gc
@@ -24,22 +25,21 @@ from mmengine.evaluator import BaseMetric
 from mmengine.fileio import dump
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
-from pycocotools import mask as mask_utils
 
 from mmpfcn.registry import METRICS
 
 from ..functional.panoptic_io import write_panoptic_png
 from ..functional.pq import ENGINES as PQ_ENGINES
 from ..functional.pq import evaluate_panoptic, print_panoptic_table
+from ..functional.rle import encode_masks
 from .class_maps import SEM_IGNORE, ClassMaps, build_class_maps
-from .ground_truth import PanopticGroundTruth, check_size
+from .ground_truth import GT_RLE_KEY, PanopticGroundTruth, check_size
 from .mask_ap import AP_ENGINES, AP_KEYS, evaluate_mask_ap
-from .rle import encode_masks
 from .segments import encode_panoptic_prediction
-from .semantic_iou import mean_iou, semantic_area_stats
+from .semantic_iou import mean_iou, semantic_area_stats_rle
 
-#: Images per GT thread that may wait for it before process() blocks.
-GT_BACKLOG_PER_THREAD = 4
+#: Images per encoding thread that may wait for it before process() blocks.
+BACKLOG_PER_THREAD = 4
 
 
 def _to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -86,7 +86,10 @@ class PanopticFCNMetric(BaseMetric):
     ``pred_instances`` (``masks`` (n, H, W) bool, ``labels`` indexing
     ``thing_classes``, ``scores``) for mask AP and ``pred_sem_seg.sem_seg``
     ((1, H, W), 0 = things, ``1 + i`` = i-th stuff class) for mIoU. Ground
-    truth: ``ann_file`` plus the panoptic PNGs in ``seg_prefix`` (or the
+    truth: ``ann_file`` plus the panoptic PNGs, taken as RLE from the
+    sample's ``gt_panoptic_rle`` when the test pipeline provides it
+    (``LoadPanopticFCNAnnotations(with_eval_rle=True)``, packed as a meta
+    key: no PNG decoded here), else read from ``seg_prefix`` (or the
     sample's ``seg_map_path``); GT instances are the thing segments, crowd
     ones with ``iscrowd=1``; the GT semantic map merges all things into 0.
 
@@ -110,16 +113,17 @@ class PanopticFCNMetric(BaseMetric):
         ap_engine (str): COCOeval of ``'hotcoco'`` (same numbers, faster)
             or ``'pycocotools'``. Defaults to ``'hotcoco'``.
         cache_gt (bool): Keep each image's GT as RLE after its first
-            evaluation, so that later validations skip the PNG decoding
-            (about 12 KB per COCO image, on the rank that saw it).
-            Defaults to True.
-        gt_threads (int): Threads reading and encoding the GT of the
-            processed images in the background (the PNG decoding releases
-            the GIL), overlapping the model's forward; errors in the GT
-            are raised by :meth:`evaluate`. At most
-            ``GT_BACKLOG_PER_THREAD * gt_threads`` (4 per thread) images
-            wait for them (``process`` blocks beyond). 0 does it
-            inside :meth:`process`. Defaults to 1.
+            evaluation from its PNG, so that later validations skip the
+            decoding (about 12 KB per COCO image, on the rank that saw
+            it). Defaults to True.
+        threads (int): Threads encoding the predictions and the GT of the
+            processed images in the background (numpy, OpenCV and the PNG
+            decoding release the GIL), overlapping the model's forward.
+            At most ``BACKLOG_PER_THREAD * threads`` (4 per thread) images
+            wait for them (``process`` blocks beyond); an error in one
+            (naming the image) is raised by the next :meth:`process` call
+            that waits, or by :meth:`evaluate`. 0 does it inside
+            :meth:`process`. Defaults to 1.
         backend_args (dict, optional): File backend of ``ann_file`` and the
             GT PNGs. Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
@@ -139,7 +143,7 @@ class PanopticFCNMetric(BaseMetric):
                  engine: str = 'hotcoco',
                  ap_engine: str = 'hotcoco',
                  cache_gt: bool = True,
-                 gt_threads: int = 1,
+                 threads: int = 1,
                  backend_args: Optional[dict] = None,
                  collect_device: str = 'cpu',
                  prefix: Optional[str] = None) -> None:
@@ -157,12 +161,12 @@ class PanopticFCNMetric(BaseMetric):
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self.nproc = nproc
-        if gt_threads < 0:
-            raise ValueError('PanopticFCNMetric: gt_threads must be >= 0, '
-                             f'got {gt_threads}')
-        self.gt_threads = gt_threads
-        self._gt_pool: Optional[ThreadPoolExecutor] = None
-        self._gt_jobs: Deque[Future] = deque()  # submitted, maybe running
+        if threads < 0:
+            raise ValueError('PanopticFCNMetric: threads must be >= 0, '
+                             f'got {threads}')
+        self.threads = threads
+        self._pool: Optional[ThreadPoolExecutor] = None
+        self._jobs: Deque[Future] = deque()  # submitted, maybe running
         self.engine = engine
         self.ap_engine = ap_engine
         self.gt = PanopticGroundTruth(
@@ -217,106 +221,125 @@ class PanopticFCNMetric(BaseMetric):
             else:
                 self.results.append(self._process_one(sample))
 
-    def _panoptic_segments(self, sample: dict, info: dict,
+    def _panoptic_map(self, sample: dict, info: dict,
+                      name: str) -> np.ndarray:
+        """The checked (H, W) map of ``pred_panoptic_seg``, as a copy that
+        outlives the sample (mmdet's panoptic metric, if it runs in the
+        same evaluator, overwrites void labels in place)."""
+        pan = _label_map(sample['pred_panoptic_seg']['sem_seg'], name,
+                         'pred_panoptic_seg')
+        check_size(pan.shape, info, name, 'pred_panoptic_seg',
+                   self.gt.ann_file)
+        return pan.copy()
+
+    def _panoptic_segments(self, pan: np.ndarray, ignore_index: Optional[int],
                            name: str) -> tuple:
-        """Encode ``pred_panoptic_seg`` as RLE segments with ids 1..K.
+        """Encode a panoptic map as RLE segments with ids 1..K.
 
         Returns:
             tuple: the segments (``id``, ``category_id``, ``area``,
             ``segmentation``), the (K',) distinct values of the map and
             the (K',) segment id of each (0 = void).
         """
-        pred = sample['pred_panoptic_seg']
-        pan = _label_map(pred['sem_seg'], name, 'pred_panoptic_seg')
-        check_size(pan.shape, info, name, 'pred_panoptic_seg',
-                   self.gt.ann_file)
         num_classes = len(self.class_maps.classes)
+        void = (num_classes,
+                num_classes if ignore_index is None else ignore_index)
         return encode_panoptic_prediction(
-            pan, self.class_maps.label2cat,
-            (num_classes, pred.get('ignore_index', num_classes)),
-            INSTANCE_OFFSET, name)
+            pan, self.class_maps.label2cat, void, INSTANCE_OFFSET, name)
 
     def _process_one(self, sample: dict) -> dict:
         """The compact record of one image (see the module docstring).
 
-        The prediction is encoded here; the GT part (``file_name``,
-        ``gt_segments``, ``sem_stats``) is left to a background thread
-        under the key ``'gt_job'`` (see :meth:`finish_gt`) with
-        ``gt_threads``.
+        The prediction is checked here, its encoding and the GT part left
+        to a background thread under the key ``'job'`` (see
+        :meth:`finish_jobs`) with ``threads``.
         """
         info, name = self.gt.image_info(sample)
-        pred_segments, _, _ = self._panoptic_segments(sample, info, name)
-        record = dict(image_id=sample['img_id'], height=info['height'],
-                      width=info['width'], pred_segments=pred_segments,
-                      instances=None)
+        pan = self._panoptic_map(sample, info, name)
+        instances = pred_sem = None
         if 'pred_instances' in sample:
-            record['instances'] = self._encode_instances(
-                sample['pred_instances'], info, name)
-        pred_sem = None
+            instances = self._check_instances(sample['pred_instances'], info,
+                                              name)
         if 'pred_sem_seg' in sample:
             pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
-        # only what the GT part needs, not the sample's tensors
-        gt_args = (dict(img_id=sample['img_id'],
-                        seg_map_path=sample.get('seg_map_path')), info,
-                   name, pred_sem)
-        if self.gt_threads:
-            if self._gt_pool is None:
-                self._gt_pool = ThreadPoolExecutor(
-                    self.gt_threads, thread_name_prefix='panoptic_gt')
-            self.class_maps  # built here, not concurrently by the threads
-            job = self._gt_pool.submit(self._gt_part, *gt_args)
-            record['gt_job'] = job
-            # bounded backlog: each waiting job holds a semantic map
-            self._gt_jobs.append(job)
-            limit = GT_BACKLOG_PER_THREAD * self.gt_threads
-            while len(self._gt_jobs) > limit:
-                self._gt_jobs.popleft().exception()  # waits; raised later
-        else:
-            record.update(self._gt_part(*gt_args))
+        # only what the encoding needs, not the sample's other tensors
+        gt_sample = {key: sample[key] for key in
+                     ('img_id', 'seg_map_path', GT_RLE_KEY) if key in sample}
+        args = (pan, sample['pred_panoptic_seg'].get('ignore_index'),
+                instances, pred_sem, gt_sample, info, name)
+        record = dict(image_id=sample['img_id'], height=info['height'],
+                      width=info['width'])
+        if not self.threads:
+            record.update(self._encode(*args))
+            return record
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.threads, thread_name_prefix='panoptic_metric')
+        self.class_maps  # built here, not concurrently by the threads
+        job = self._pool.submit(self._encode, *args)
+        record['job'] = job
+        # bounded backlog: each waiting job holds the image's maps
+        self._jobs.append(job)
+        while len(self._jobs) > BACKLOG_PER_THREAD * self.threads:
+            self._jobs.popleft().result()  # waits; raises its error
         return record
 
-    def _gt_part(self, sample: dict, info: dict, name: str,
-                 pred_sem: Optional[np.ndarray]) -> dict:
-        """``file_name``, ``gt_segments`` and ``sem_stats`` (None without
-        a semantic prediction) of an image's record."""
+    def _encode(self, pan: np.ndarray, ignore_index: Optional[int],
+                instances: Optional[dict], pred_sem: Optional[np.ndarray],
+                sample: dict, info: dict, name: str) -> dict:
+        """The parts of an image's record made from its checked prediction
+        and its GT: ``pred_segments``, ``instances``, ``file_name``,
+        ``gt_segments`` and ``sem_stats`` (None without a semantic
+        prediction)."""
+        pred_segments, _, _ = self._panoptic_segments(pan, ignore_index,
+                                                      name)
+        if instances is not None:
+            instances = dict(instances,
+                             segmentation=encode_masks(instances['masks']))
+            del instances['masks']
         gt = self.gt.rle(sample, info, name,
                          self.class_maps if pred_sem is not None else None)
         sem_stats = None
         if pred_sem is not None:
-            sem_stats = self._semantic_stats(pred_sem, gt['sem'])
-        return dict(file_name=gt['file_name'], gt_segments=gt['segments'],
+            labels, rles = gt['sem']
+            sem_stats = semantic_area_stats_rle(
+                pred_sem, labels, rles, self.class_maps.num_sem_classes,
+                SEM_IGNORE)
+        return dict(pred_segments=pred_segments, instances=instances,
+                    file_name=gt['file_name'], gt_segments=gt['segments'],
                     sem_stats=sem_stats)
 
-    def finish_gt(self, results: list) -> None:
-        """Wait for the background GT jobs of ``results`` and put their
+    def finish_jobs(self, results: list) -> None:
+        """Wait for the background jobs of ``results`` and put their
         outputs into the records, in order (the first failed job raises
         its error, which names the image)."""
         for record in results:
-            job: Optional[Future] = record.pop('gt_job', None)
+            job: Optional[Future] = record.pop('job', None)
             if job is not None:
                 record.update(job.result())
-        self._gt_jobs = deque(job for job in self._gt_jobs if not job.done())
+        self._jobs = deque(job for job in self._jobs if not job.done())
 
     def evaluate(self, size: int) -> dict:
-        """Finish this rank's GT jobs, then gather and compute as
+        """Finish this rank's background jobs, then gather and compute as
         :meth:`mmengine.evaluator.BaseMetric.evaluate` does."""
         try:
-            self.finish_gt(self.results)
+            self.finish_jobs(self.results)
         except Exception:
             self.results.clear()  # a failed pass leaves nothing behind
             raise
         finally:
             # No idle threads between passes, when the training
             # dataloader forks its workers.
-            if self._gt_pool is not None:
-                self._gt_pool.shutdown(cancel_futures=True)
-                self._gt_pool = None
-            self._gt_jobs.clear()
+            if self._pool is not None:
+                self._pool.shutdown(cancel_futures=True)
+                self._pool = None
+            self._jobs.clear()
         return super().evaluate(size)
 
-    def _encode_instances(self, instances: dict, info: dict,
-                          name: str) -> dict:
-        """RLE masks, category ids and scores of ``pred_instances``."""
+    def _check_instances(self, instances: dict, info: dict,
+                         name: str) -> dict:
+        """Category ids, scores and the (n, H, W) masks (numpy, to be
+        RLE-encoded) of ``pred_instances``."""
         masks = instances['masks']
         if masks.ndim != 3:
             raise ValueError(f'{name}: pred_instances.masks must be '
@@ -332,12 +355,12 @@ class PanopticFCNMetric(BaseMetric):
         return dict(
             category_id=self.class_maps.thing2cat[labels],
             score=_to_numpy(instances['scores']).astype(np.float64),
-            segmentation=encode_masks(masks))
+            masks=_to_numpy(masks))
 
     def _semantic_map(self, sem_seg: dict, info: dict,
                       name: str) -> np.ndarray:
         """The checked (H, W) label map of ``pred_sem_seg``, as a copy
-        that outlives the sample (for the GT thread)."""
+        that outlives the sample (for the background thread)."""
         pred = _label_map(sem_seg['sem_seg'], name, 'pred_sem_seg')
         check_size(pred.shape, info, name, 'pred_sem_seg',
                    self.gt.ann_file)
@@ -348,22 +371,13 @@ class PanopticFCNMetric(BaseMetric):
                              f'{pred.max()}]')
         return pred.astype(np.int16 if num_sem < 2**15 else np.int64)
 
-    def _semantic_stats(self, pred: np.ndarray, gt_sem: tuple) -> np.ndarray:
-        """(3, 1 + N_st) pixel counts of the semantic prediction against
-        the GT semantic map (things merged into 0, void ignored), given as
-        its labels (K,) and their K RLEs."""
-        num_sem = self.class_maps.num_sem_classes
-        labels, rles = gt_sem
-        # The K masks tile the image, so argmax picks each pixel's label.
-        gt_map = labels[mask_utils.decode(rles).argmax(axis=2)]  # (H, W)
-        return semantic_area_stats(pred, gt_map, num_sem, SEM_IGNORE)
-
     def _format_one(self, sample: dict) -> dict:
         """Write the prediction PNG of a test-server submission; keep its
         ``segments_info``."""
         info, name = self.gt.image_info(sample)
-        segments, ids, seg_ids = self._panoptic_segments(sample, info, name)
-        pan = _to_numpy(sample['pred_panoptic_seg']['sem_seg'])[0]
+        pan = self._panoptic_map(sample, info, name)
+        segments, ids, seg_ids = self._panoptic_segments(
+            pan, sample['pred_panoptic_seg'].get('ignore_index'), name)
         png_dir = f'{self.outfile_prefix}.panoptic'
         os.makedirs(png_dir, exist_ok=True)
         file_name = osp.splitext(info['file_name'])[0] + '.png'
@@ -405,7 +419,7 @@ class PanopticFCNMetric(BaseMetric):
     def _compute_metrics(self, results: list) -> Dict[str, float]:
         """See :meth:`compute_metrics`."""
         logger: MMLogger = MMLogger.get_current_instance()
-        self.finish_gt(results)  # called directly, without evaluate()
+        self.finish_jobs(results)  # called directly, without evaluate()
         repeated = [i for i, n in Counter(r['image_id']
                                           for r in results).items() if n > 1]
         if repeated:
@@ -450,8 +464,9 @@ class PanopticFCNMetric(BaseMetric):
             pred_folder=None,
             engine=self.engine,
             nproc=self.nproc,
-            # Each side's segments come from one id map: disjoint.
-            check_overlap=False)
+            # Each side's segments come from one id map per image: valid,
+            # disjoint, with their pixel counts as areas.
+            trusted=True)
         # Per-class rows and metrics for the categories that occur (in the
         # GT or the predictions), not 0s for every other one.
         occurring = {seg['category_id'] for r in results

@@ -7,9 +7,8 @@ its mask as a pycocotools RLE ``segmentation``.
 from typing import List, Sequence, Tuple
 
 import numpy as np
-from pycocotools import mask as mask_utils
 
-from .rle import encode_id_map
+from ..functional.rle import encode_id_map
 
 
 def encode_panoptic_prediction(
@@ -42,7 +41,9 @@ def encode_panoptic_prediction(
     if ids.size and ids[0] < 0:
         raise ValueError(f'{name}: pred_panoptic_seg has negative values')
     labels = ids % instance_offset
-    keep = ~np.isin(labels, void_labels)
+    keep = np.ones(ids.size, dtype=bool)
+    for void in set(void_labels):  # one or two labels: no sort (np.isin)
+        keep &= labels != void
     bad = labels[keep & (labels >= label2cat.size)]
     if bad.size:
         raise ValueError(f'{name}: pred_panoptic_seg has labels '
@@ -59,41 +60,31 @@ def encode_panoptic_prediction(
     return segments, ids, seg_ids
 
 
-def encode_gt_segments(gt_map: np.ndarray,
-                       segments_info: Sequence[dict]) -> Tuple[List[dict],
-                                                               np.ndarray]:
+def gt_segments(encoded: Tuple[np.ndarray, List[dict], np.ndarray],
+                segments_info: Sequence[dict]) -> List[dict]:
     """RLE segments of a COCO panoptic ground truth.
 
     Args:
-        gt_map (np.ndarray): (H, W) segment ids read from the PNG.
+        encoded (tuple): :func:`encode_id_map` of the (H, W) segment-id
+            map read from the PNG: ids (K',), their RLEs and areas.
         segments_info (Sequence[dict]): The annotation's segments
-            (``id``, ``category_id``, ``iscrowd``, ``area``).
+            (``id``, ``category_id``, ``iscrowd``, ``area``), each present
+            in the map.
 
     Returns:
-        tuple:
-            - list[dict]: ``{'id', 'category_id', 'iscrowd', 'area',
-              'segmentation'}`` per segment of ``segments_info`` (area from
-              the JSON as panopticapi takes it, else counted; a segment
-              missing from the PNG gets an empty mask).
-            - np.ndarray: (K',) the distinct values of ``gt_map``.
+        list[dict]: ``{'id', 'category_id', 'iscrowd', 'area',
+        'segmentation'}`` per segment of ``segments_info`` (area from the
+        JSON as panopticapi takes it, else counted).
     """
-    ids, rles, areas = encode_id_map(gt_map)
+    ids, rles, areas = encoded
     wanted = np.array([seg['id'] for seg in segments_info], dtype=np.int64)
-    pos = np.minimum(np.searchsorted(ids, wanted), ids.size - 1)
-    found = ids[pos] == wanted
-    segments = []
-    for seg, p, hit in zip(segments_info, pos, found):
-        if hit:
-            rle, area = rles[p], int(areas[p])
-        else:
-            rle, area = _empty_rle(gt_map.shape), 0
-        segments.append(
-            dict(id=seg['id'], category_id=seg['category_id'],
-                 iscrowd=seg.get('iscrowd', 0), area=seg.get('area', area),
-                 segmentation=rle))
-    return segments, ids
-
-
-def _empty_rle(shape: tuple) -> dict:
-    """RLE of an all-zero (H, W) mask."""
-    return mask_utils.encode(np.zeros((*shape, 1), np.uint8, order='F'))[0]
+    pos = np.searchsorted(ids, wanted)
+    if wanted.size and (pos.max() >= ids.size or (ids[pos] != wanted).any()):
+        raise ValueError(f'segments {wanted.tolist()} are not all in the '
+                         f'map (ids {ids.tolist()})')
+    return [
+        dict(id=seg['id'], category_id=seg['category_id'],
+             iscrowd=seg.get('iscrowd', 0),
+             area=seg.get('area', int(areas[p])), segmentation=rles[p])
+        for seg, p in zip(segments_info, pos.tolist())
+    ]

@@ -39,6 +39,25 @@ def _column_major(array: np.ndarray) -> np.ndarray:
     return cv2.transpose(src).reshape(-1).view(array.dtype)
 
 
+def distinct_values(array: np.ndarray) -> np.ndarray:
+    """``np.unique(array)`` of a map made of large regions, from its runs.
+
+    Sorting only the first value of every run (a few per row) instead of
+    every pixel is an order of magnitude faster for a segment-id map.
+
+    Args:
+        array (np.ndarray): Array of any shape.
+
+    Returns:
+        np.ndarray: (K,) the distinct values, ascending.
+    """
+    flat = array.ravel()
+    if flat.size == 0:
+        return np.unique(flat)
+    firsts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    return np.unique(np.concatenate((flat[:1], flat[firsts])))
+
+
 def encode_id_map(id_map: np.ndarray) -> Tuple[np.ndarray, List[RLE],
                                                  np.ndarray]:
     """RLE-encode every distinct value of an integer map in one pass.
@@ -66,17 +85,17 @@ def encode_id_map(id_map: np.ndarray) -> Tuple[np.ndarray, List[RLE],
     starts = np.concatenate(
         ([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))  # (R,)
     lengths = np.diff(np.append(starts, num_pixels))  # (R,)
-    ids, run_seg = np.unique(flat[starts], return_inverse=True)
+    # Group the runs by value, keeping pixel order inside a segment: one
+    # stable sort gives the segments (ids) and their runs in order.
+    values = flat[starts]
+    order = np.argsort(values, kind='stable')
+    values, starts, lengths = values[order], starts[order], lengths[order]
+    first = np.ones(values.size, dtype=bool)  # first run of its segment
+    first[1:] = values[1:] != values[:-1]
+    ids = values[first]
     num_segs = ids.size
-
-    # Group the runs by segment, keeping pixel order inside a segment
-    # (a stable sort of int16 keys is numpy's O(n) radix sort).
-    keys = run_seg.astype(np.int16) if num_segs < 2**15 else run_seg
-    order = np.argsort(keys, kind='stable')
-    seg, starts, lengths = run_seg[order], starts[order], lengths[order]
+    seg = np.cumsum(first) - 1  # (R,) segment of each run
     ends = starts + lengths
-    first = np.ones(seg.size, dtype=bool)
-    first[1:] = seg[1:] != seg[:-1]
     prev_end = np.concatenate(([0], ends[:-1]))
     prev_end[first] = 0
     gaps = starts - prev_end  # zeros before each run of ones
