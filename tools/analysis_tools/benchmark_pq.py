@@ -199,32 +199,62 @@ def _runner_inputs(paths: list[str], root: str) -> tuple[str, dict, list]:
     return ann_file, meta, samples
 
 
-def _with_pipeline_gt(samples: list, gt_json: str) -> tuple[list, float]:
-    """The samples as the test pipeline gives them: with the GT PNG's
-    RLEs of ``LoadPanopticFCNAnnotations(with_eval_rle=True)`` in their
-    metainfo (``PackDetInputs(meta_keys=(..., 'gt_panoptic_rle'))``).
+def _with_pipeline_gt(samples: list,
+                      gt_json: str) -> tuple[list, dict[str, float]]:
+    """The samples as our test pipelines give them: with the GT PNG's RLEs
+    of ``LoadPanopticFCNAnnotations(with_eval_rle=True)`` in their metainfo
+    (``PackDetInputs(meta_keys=(..., 'gt_panoptic_rle'))``).
 
     Returns:
-        tuple: the new sample dicts and the loader's seconds per image
-        (PNG decode, checks and RLE encoding; dataloader workers run it in
-        parallel with the model).
+        tuple: the new sample dicts and the seconds per image of the GT
+        loading in the dataloader workers (in parallel with the model):
+        ours as the test pipelines configure it (instance masks, semantic
+        map and RLEs) and mmdet's ``LoadPanopticAnnotations`` (masks and
+        semantic map), on the same inputs.
     """
+    from mmdet.datasets.transforms import LoadPanopticAnnotations
+
     from mmpfcn.datasets.transforms import LoadPanopticFCNAnnotations
 
     with open(gt_json) as f:
         anns = {ann['image_id']: ann for ann in json.load(f)['annotations']}
-    loader = LoadPanopticFCNAnnotations(
-        with_bbox=False, with_label=False, with_mask=False, with_seg=False,
-        with_eval_rle=True)
-    out = []
-    start = time.perf_counter()
-    for sample in samples:
-        results = loader(dict(
-            seg_map_path=sample['seg_map_path'], instances=[],
-            segments_info=anns[sample['img_id']]['segments_info'],
-            ori_shape=sample['ori_shape']))
-        out.append(dict(sample, gt_panoptic_rle=results['gt_panoptic_rle']))
-    return out, (time.perf_counter() - start) / len(samples)
+    things = [c for c in CASE_CATEGORIES if c['isthing']]
+    label = {c['id']: i for i, c in enumerate(
+        things + [c for c in CASE_CATEGORIES if not c['isthing']])}
+    thing_ids = {c['id'] for c in things}
+
+    def data_info(sample):
+        """The loader's input, as PanopticFCNCocoDataset gives it."""
+        segments = [
+            dict(id=seg['id'], category=label[seg['category_id']],
+                 iscrowd=seg['iscrowd'],
+                 is_thing=seg['category_id'] in thing_ids
+                 and not seg['iscrowd'])
+            for seg in anns[sample['img_id']]['segments_info']
+        ]
+        return dict(seg_map_path=sample['seg_map_path'],
+                    ori_shape=sample['ori_shape'], segments_info=segments,
+                    instances=[dict(bbox=[0, 0, 1, 1],
+                                    bbox_label=seg['category'],
+                                    ignore_flag=0, segment_id=seg['id'])
+                               for seg in segments if seg['is_thing']])
+
+    loaders = dict(
+        ours=LoadPanopticFCNAnnotations(with_bbox=False, with_label=False,
+                                        with_eval_rle=True),
+        mmdet=LoadPanopticAnnotations(with_bbox=False, with_label=False))
+    seconds, rles = {}, []
+    for name, loader in loaders.items():
+        infos = [data_info(sample) for sample in samples]
+        start = time.perf_counter()
+        for info in infos:
+            loader(info)  # adds its outputs to `info`
+            info.pop('gt_masks')  # one (N, H, W) stack per image
+        seconds[name] = (time.perf_counter() - start) / len(samples)
+        if name == 'ours':
+            rles = [info['gt_panoptic_rle'] for info in infos]
+    return [dict(sample, gt_panoptic_rle=rle)
+            for sample, rle in zip(samples, rles)], seconds
 
 
 def _time_metric(build: Callable[[], object],
@@ -302,10 +332,12 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
         paths = generate_pairs(root, args.num_images, 480, 640, 30, args.seed,
                                args.nproc)
         ann_file, meta, png_samples = _runner_inputs(paths, root)
-        samples, loader_time = _with_pipeline_gt(png_samples, paths[0])
-        print(f'test pipeline, LoadPanopticFCNAnnotations(with_eval_rle='
-              f'True): {1000 * loader_time:.1f} ms per image in the '
-              'dataloader workers (not counted below)')
+        samples, loading = _with_pipeline_gt(png_samples, paths[0])
+        print('GT loading in the dataloader workers, per image (not '
+              'counted below): ours (LoadPanopticFCNAnnotations, masks + '
+              f'semantic map + RLEs) {1000 * loading["ours"]:.1f} ms, '
+              'mmdet (LoadPanopticAnnotations, masks + semantic map) '
+              f'{1000 * loading["mmdet"]:.1f} ms')
         gt_dir, nproc = paths[1], args.nproc
 
         def build(metric_type, warm=False, **kwargs):
