@@ -54,8 +54,13 @@ def distinct_values(array: np.ndarray) -> np.ndarray:
     flat = array.ravel()
     if flat.size == 0:
         return np.unique(flat)
-    firsts = np.flatnonzero(flat[1:] != flat[:-1]) + 1
-    return np.unique(np.concatenate((flat[:1], flat[firsts])))
+    return np.unique(flat[_run_starts(flat)])
+
+
+def _run_starts(flat: np.ndarray) -> np.ndarray:
+    """(R,) start index of every maximal run of equal values of a
+    non-empty 1-D array (the first is 0)."""
+    return np.concatenate(([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))
 
 
 def encode_id_map(id_map: np.ndarray) -> Tuple[np.ndarray, List[RLE],
@@ -82,8 +87,7 @@ def encode_id_map(id_map: np.ndarray) -> Tuple[np.ndarray, List[RLE],
         return (np.zeros(0, id_map.dtype), [], np.zeros(0, np.int64))
 
     # Maximal runs of equal values along COCO's pixel order.
-    starts = np.concatenate(
-        ([0], np.flatnonzero(flat[1:] != flat[:-1]) + 1))  # (R,)
+    starts = _run_starts(flat)  # (R,)
     lengths = np.diff(np.append(starts, num_pixels))  # (R,)
     # Group the runs by value, keeping pixel order inside a segment: one
     # stable sort gives the segments (ids) and their runs in order.
