@@ -1,5 +1,5 @@
-"""Shared pytest fixtures: paths to the shipped real COCO sample and a
-session-wide synthetic panoptic dataset."""
+"""Pytest fixtures used across the suite: paths to the real data shipped in
+tests/data/ and a session-wide synthetic panoptic dataset."""
 import os
 import os.path as osp
 import sys
@@ -7,18 +7,40 @@ import sys
 import pytest
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
-SHARED_DIR = os.environ.get('MMPFCN_SHARED_DIR',
-                            osp.join(osp.dirname(PROJECT_ROOT), 'shared'))
-COCO_SAMPLE_DIR = osp.join(SHARED_DIR, 'data', 'coco_panoptic_sample')
+# the real data the tests read, shipped with the repository (sources and
+# licences in tests/data/README.md); MMPFCN_DATA_DIR points elsewhere, to a
+# folder with the same layout
+DATA_DIR = os.environ.get('MMPFCN_DATA_DIR',
+                          osp.join(PROJECT_ROOT, 'tests', 'data'))
+
+
+def _data_subdir(name: str) -> str:
+    """``DATA_DIR/name``; fails the test (naming the folder) if missing."""
+    path = osp.join(DATA_DIR, name)
+    if not osp.isdir(path):
+        pytest.fail(f'test data folder {path} not found; set MMPFCN_DATA_DIR '
+                    'to a folder holding coco_panoptic_sample/, '
+                    'reference_checkpoint/ and reference_vectors/ (default: '
+                    'tests/data of the repository)')
+    return path
 
 
 @pytest.fixture(scope='session')
 def coco_sample_dir() -> str:
     """The two real COCO val2017 images with their panoptic ground truth."""
-    if not osp.isdir(COCO_SAMPLE_DIR):
-        pytest.fail(f'shared COCO sample not found at {COCO_SAMPLE_DIR}; set '
-                    'MMPFCN_SHARED_DIR to the folder holding data/')
-    return COCO_SAMPLE_DIR
+    return _data_subdir('coco_panoptic_sample')
+
+
+@pytest.fixture(scope='session')
+def reference_checkpoint_dir() -> str:
+    """Parameter names / shapes of the reference R50 checkpoints."""
+    return _data_subdir('reference_checkpoint')
+
+
+@pytest.fixture(scope='session')
+def reference_vectors_dir() -> str:
+    """Training targets recorded from the reference implementation."""
+    return _data_subdir('reference_vectors')
 
 
 @pytest.fixture(scope='session')

@@ -225,10 +225,10 @@ def to_mmpfcn_name(name):
     raise KeyError(f'no mapping for {name}')
 
 
-def test_r50_position_dcn_matches_reference_checkpoint(coco_sample_dir):
-    keys_file = osp.join(
-        osp.dirname(coco_sample_dir), 'reference_checkpoint',
-        'keys_r50_3x_position-dcn.txt')
+def test_r50_position_dcn_matches_reference_checkpoint(
+        reference_checkpoint_dir):
+    keys_file = osp.join(reference_checkpoint_dir,
+                         'keys_r50_3x_position-dcn.txt')
     reference = {}
     with open(keys_file) as f:
         for line in f:

@@ -45,3 +45,36 @@ def test_demo_runs_end_to_end(run_demo, tmp_path, capsys):
     assert 'writing 8 train + 3 val images' in capsys.readouterr().out
     assert osp.isfile(tmp_path / 'data' / 'annotations' /
                       'panoptic_val.json')
+
+
+def test_seed_seeds_the_training_not_the_dataset(run_demo, tmp_path, capsys):
+    import torch
+    from mmengine.runner import Runner
+
+    from mmpfcn.utils import register_all_modules
+    register_all_modules(init_default_scope=False)
+
+    def first_weight(argv):
+        """Seed the way the demo does and return its first conv weight."""
+        args = run_demo.parse_args(_args(tmp_path) + argv)
+        cfg = run_demo.demo_config(args)
+        assert cfg.randomness.seed == args.seed
+        runner = Runner.from_cfg(cfg)
+        return runner.model.backbone.conv1.weight.detach().clone()
+
+    default = run_demo.parse_args(_args(tmp_path))
+    assert (default.seed, default.data_seed) == (0, 0)
+    assert torch.equal(first_weight(['--seed', '3']),
+                       first_weight(['--seed', '3']))
+    assert not torch.equal(first_weight(['--seed', '3']),
+                           first_weight(['--seed', '4']))
+
+    # the dataset written for one training seed is the one of every other
+    run_demo.prepare_dataset(run_demo.parse_args(_args(tmp_path)))
+    assert 'writing 8 train + 2 val images' in capsys.readouterr().out
+    run_demo.prepare_dataset(
+        run_demo.parse_args(_args(tmp_path) + ['--seed', '7']))
+    assert 'reusing' in capsys.readouterr().out
+    run_demo.prepare_dataset(
+        run_demo.parse_args(_args(tmp_path) + ['--data-seed', '1']))
+    assert 'writing 8 train + 2 val images' in capsys.readouterr().out

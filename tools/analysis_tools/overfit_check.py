@@ -1,9 +1,10 @@
-"""Overfit Panoptic FCN on the two real COCO images of the shared sample.
+"""Overfit Panoptic FCN on the two real COCO images shipped in tests/data.
 
 ``python tools/analysis_tools/overfit_check.py --work-dir work_dirs/overfit``
 trains a small Panoptic FCN (ResNet-18 FPN from random init, no DCN) on the
-two COCO val2017 images of ``coco_panoptic_sample/`` with an mmengine
-Runner, evaluates PQ on the same two images with ``PanopticFCNMetric``,
+two COCO val2017 images of ``tests/data/coco_panoptic_sample/`` (another
+folder of that layout with ``--data-root``) with an mmengine Runner,
+evaluates PQ on the same two images with ``PanopticFCNMetric``,
 prints PQ / PQ_th / PQ_st (and the PQ of every category of the ground
 truth), writes them to ``{work_dir}/overfit_check.json`` and exits non-zero
 if PQ < ``--min-pq``.
@@ -31,7 +32,8 @@ PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 BASE_CONFIGS = ('_base_/models/panoptic_fcn_r18_fpn_scratch.py',
                 '_base_/datasets/coco_panoptic.py',
                 '_base_/default_runtime.py')
-SAMPLE_SUBDIR = osp.join('data', 'coco_panoptic_sample')
+DEFAULT_DATA_ROOT = osp.join(PROJECT_ROOT, 'tests', 'data',
+                             'coco_panoptic_sample')
 ANN_FILE = 'panoptic_examples.json'
 HEADLINE = ('PQ', 'PQ_th', 'PQ_st')
 METRIC_KEYS = ('PQ', 'SQ', 'RQ', 'PQ_th', 'SQ_th', 'RQ_th', 'PQ_st',
@@ -179,7 +181,7 @@ def gt_category_names(ann_file: str) -> List[str]:
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Overfit Panoptic FCN on the two real COCO images of '
-        'the shared sample and check the PQ it reaches')
+        'tests/data/coco_panoptic_sample and check the PQ it reaches')
     parser.add_argument('--work-dir', default='work_dirs/overfit_check',
                         help='folder for logs, checkpoint and metrics')
     parser.add_argument('--iters', type=int, default=350,
@@ -195,13 +197,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--min-pq', type=float, default=80.0,
                         help='exit non-zero below this PQ (percent)')
     parser.add_argument('--seed', type=int, default=0)
-    data = parser.add_mutually_exclusive_group()
-    data.add_argument('--shared-dir',
-                      default=osp.join(osp.dirname(PROJECT_ROOT), 'shared'),
-                      help='folder holding data/coco_panoptic_sample '
-                      '(default: ../shared next to the project)')
-    data.add_argument('--data-root',
-                      help='the coco_panoptic_sample folder itself')
+    parser.add_argument('--data-root', default=DEFAULT_DATA_ROOT,
+                        help='the coco_panoptic_sample folder (default: '
+                        'tests/data/coco_panoptic_sample of the repository)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the generated config, e.g. '
@@ -216,13 +214,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         int: 0 if PQ >= ``--min-pq``, 1 otherwise.
     """
     args = parse_args(argv)
-    data_root = args.data_root or osp.join(args.shared_dir, SAMPLE_SUBDIR)
+    data_root = args.data_root
     ann_file = osp.join(data_root, ANN_FILE)
     if not osp.isfile(ann_file):
         raise FileNotFoundError(
-            f'{ann_file} not found: point --data-root to the '
-            'coco_panoptic_sample folder (or --shared-dir to the folder '
-            'holding data/coco_panoptic_sample)')
+            f'{ann_file} not found: point --data-root to a '
+            'coco_panoptic_sample folder (the layout of '
+            'tests/data/coco_panoptic_sample)')
     register_all_modules(init_default_scope=False)
     cfg = build_config(data_root, osp.abspath(args.work_dir), args.iters,
                        args.lr, args.short_side, args.val_interval,
