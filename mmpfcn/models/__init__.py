@@ -7,6 +7,8 @@ from .heads import (
                KernelHead,
                PanopticFCNHead,
                PositionHead,
+               StuffGenerator,
+               ThingGenerator,
 )
 from .layers.kernel_fusion import kernel_fusion
 from .necks import SemanticFPN
@@ -15,5 +17,5 @@ from .seg_heads import PanopticFCNFusionHead
 __all__ = [
     'FeatureEncoder', 'KernelGenerator', 'KernelHead', 'PanopticFCN',
     'PanopticFCNFusionHead', 'PanopticFCNHead', 'PositionHead',
-    'SemanticFPN', 'kernel_fusion'
+    'SemanticFPN', 'StuffGenerator', 'ThingGenerator', 'kernel_fusion'
 ]

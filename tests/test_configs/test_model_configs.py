@@ -56,7 +56,7 @@ def test_config_builds_trains_and_predicts(name):
         pan = result.pred_panoptic_seg.sem_seg
         assert pan.shape == (1, *shape)
         assert (pan % INSTANCE_OFFSET).max() <= \
-            model.panoptic_head.num_classes
+            model.panoptic_fusion_head.num_classes
         assert result.pred_sem_seg.sem_seg.shape == (1, *shape)
 
 
@@ -74,7 +74,8 @@ def test_config_backward(name):
     losses = model(**model.data_preprocessor(data, True), mode='loss')
     sum(losses.values()).backward()
     head = model.panoptic_head
-    for param in (head.thing_embed.weight, head.stuff_embed.weight,
+    for param in (head.thing_generator.embed_extractor.weight,
+                  head.stuff_generator.embed_extractor.weight,
                   model.backbone.layer4[0].conv2.weight):
         assert param.grad is not None and param.grad.abs().sum() > 0
     # stem and res2 are frozen (frozen_stages=1)

@@ -164,7 +164,8 @@ def test_150_tiny_instances_are_capped_per_level(model):
     sample = data['data_samples'][0]
     targets = model.panoptic_head.target_generator.get_targets(
         sample.gt_instances, sample.gt_sem_seg.sem_seg, (64, 96),
-        [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)])
+        [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)],
+        img_shape=sample.metainfo['img_shape'])
     # sqrt(4 x 4) = 4 lies only in the first range (1, 32) of the demo
     assert [len(i) for i in targets.thing_inds] == [100, 0, 0, 0, 0]
     assert targets.num_things == 100
@@ -212,8 +213,7 @@ REFERENCE_TO_MMPFCN = [
      'panoptic_head.kernel_generator.kernel_head.out_conv.'),
     (r'^feature_encoder\.encode_head\.encode_head_head_(\d)\.',
      lambda m: f'panoptic_head.feature_encoder.convs.{int(m[1]) - 1}.conv.'),
-    (r'^thing_generator\.embed_extractor\.', 'panoptic_head.thing_embed.'),
-    (r'^stuff_generator\.embed_extractor\.', 'panoptic_head.stuff_embed.'),
+    (r'^(thing|stuff)_generator\.', r'panoptic_head.\1_generator.'),
 ]
 
 
@@ -261,4 +261,4 @@ def test_r50_position_dcn_matches_reference_checkpoint(
     assert len(head) == 40
     assert head['panoptic_head.kernel_generator.position_head.convs.0.conv.'
                 'conv_offset.weight'] == (27, 256, 3, 3)
-    assert head['panoptic_head.thing_embed.weight'] == (64, 256, 1, 1)
+    assert head['panoptic_head.thing_generator.embed_extractor.weight'] == (64, 256, 1, 1)

@@ -1,8 +1,9 @@
 import math
 
+import pytest
 import torch
 
-from mmpfcn.models.layers import kernel_fusion
+from mmpfcn.models.layers import class_mean_kernels, kernel_fusion
 
 
 def unit(deg: float) -> list:
@@ -84,3 +85,19 @@ def test_empty_input():
     assert out_scores.shape == (0, )
     assert out_labels.shape == (0, )
     assert out_labels.dtype == torch.long
+
+
+def test_class_mean_kernels_averages_kernels_and_scores_per_class():
+    kernels = torch.tensor([[2.0, 0], [0, 1.0], [0, 4.0]])
+    scores = torch.tensor([0.2, 0.5, 0.4])
+    labels = torch.tensor([2, 1, 2])
+    mean_kernels, mean_scores, classes = class_mean_kernels(
+        kernels, scores, labels)
+    assert classes.tolist() == [1, 2]
+    assert torch.allclose(mean_scores, torch.tensor([0.5, 0.3]))
+    assert torch.allclose(mean_kernels, torch.tensor([[0, 1.0], [1.0, 2.0]]))
+    empty = class_mean_kernels(
+        torch.zeros(0, 2), torch.zeros(0), torch.zeros(0, dtype=torch.long))
+    assert [tuple(x.shape) for x in empty] == [(0, 2), (0, ), (0, )]
+    with pytest.raises(ValueError, match='class_mean_kernels expects'):
+        class_mean_kernels(kernels, scores[:2], labels)

@@ -100,13 +100,13 @@ def expected_losses(head, outs, targets, k):
                 target = t.thing_masks[ind].flatten()[None]
                 for p, wt in zip(pos[0].tolist(), weight[0]):
                     kernel = kernel_maps[l][b, :, p // w, p % w]
-                    logit = mask_logit(head.thing_embed, kernel, b)
+                    logit = mask_logit(head.thing_generator.embed_extractor, kernel, b)
                     seg_th = seg_th + wt * dice_loss(logit[None], target)[0]
             for c, region in zip(t.stuff_labels[l].tolist(),
                                  t.stuff_regions[l]):
                 kernel = (kernel_maps[l][b] * region).sum(dim=(1, 2)) / (
                     h * w)
-                logit = mask_logit(head.stuff_embed, kernel, b)
+                logit = mask_logit(head.stuff_generator.embed_extractor, kernel, b)
                 seg_st = seg_st + dice_loss(
                     logit[None], t.stuff_masks[c].flatten()[None])[0]
                 num_stuff += 1
@@ -119,9 +119,9 @@ def expected_losses(head, outs, targets, k):
 
 def targets_of(head, samples):
     return [
-        head.target_generator.get_targets(s.gt_instances,
-                                          s.gt_sem_seg.sem_seg, PAD,
-                                          LEVEL_SIZES) for s in samples
+        head.target_generator.get_targets(
+            s.gt_instances, s.gt_sem_seg.sem_seg, PAD, LEVEL_SIZES,
+            img_shape=s.metainfo['img_shape']) for s in samples
     ]
 
 
@@ -166,7 +166,7 @@ def test_losses_without_targets_are_zero_and_connected():
     sum(losses.values()).backward()
     for name, param in head.named_parameters():
         assert param.grad is not None, name
-    assert head.thing_embed.weight.grad.abs().sum() == 0
+    assert head.thing_generator.embed_extractor.weight.grad.abs().sum() == 0
 
 
 def test_single_centre_dice_picks_the_centre_kernel():
@@ -180,7 +180,7 @@ def test_single_centre_dice_picks_the_centre_kernel():
     levels, encoder_feat = features(1)
     things, _, kernel_maps, _ = head(levels, encoder_feat)
     target = targets_of(head, [sample])[0]
-    kernels, masks, weights = head._thing_kernel_targets(
+    kernels, masks, weights = head.thing_generator.training_kernels(
         [x[0] for x in things], [x[0] for x in kernel_maps], target)
     # P3: (7.5, 11.5) / 2 -> (3, 5); P4: / 4 -> (1, 2)
     expected = torch.stack(
@@ -195,8 +195,8 @@ def test_single_centre_dice_picks_the_centre_kernel():
 def test_predict_things_maskness_fusion_and_threshold():
     head = build_head(kernel_channels=4)
     with torch.no_grad():
-        head.thing_embed.weight.copy_(torch.eye(4)[:, :, None, None])
-        head.thing_embed.bias.zero_()
+        head.thing_generator.embed_extractor.weight.copy_(torch.eye(4)[:, :, None, None])
+        head.thing_generator.embed_extractor.bias.zero_()
     ln3 = math.log(3.0)
     mask_feat = torch.zeros(4, 2, 2)
     # channel 0: probabilities [[.75, .75], [.25, .5]] -> > 0.4 at three
@@ -206,7 +206,8 @@ def test_predict_things_maskness_fusion_and_threshold():
                             [0, 0, 1.0, 0]])
     scores = torch.tensor([0.6, 0.3, 0.5, 0.06])
     labels = torch.tensor([0, 1, 0, 2])
-    result = head._predict_things(kernels, scores, labels, mask_feat)
+    result = head.thing_generator.predict_image(kernels, scores, labels,
+                                              mask_feat, head.test_cfg)
     # kernel 2 is fused into kernel 0 (same class, cosine 1); kernels 1 and
     # 3 see all-zero features: probability .5 everywhere, maskness .5
     assert torch.allclose(result.scores, torch.tensor([0.4, 0.15]))
@@ -215,24 +216,27 @@ def test_predict_things_maskness_fusion_and_threshold():
                           torch.tensor([[0.75, 0.75], [0.25, 0.5]]))
 
     head.test_cfg.use_fusion = False
-    result = head._predict_things(kernels, scores, labels, mask_feat)
+    result = head.thing_generator.predict_image(kernels, scores, labels,
+                                              mask_feat, head.test_cfg)
     assert torch.allclose(result.scores,
                           torch.tensor([0.4, 0.5 * 2 / 3, 0.15]))
     head.test_cfg.max_per_img = 1
-    assert len(head._predict_things(kernels, scores, labels,
-                                    mask_feat)) == 1
+    assert len(
+        head.thing_generator.predict_image(kernels, scores, labels,
+                                           mask_feat, head.test_cfg)) == 1
 
 
 def test_predict_stuff_averages_kernels_and_scores_per_class():
     head = build_head(kernel_channels=4)
     with torch.no_grad():
-        head.stuff_embed.weight.copy_(torch.eye(4)[:, :, None, None])
-        head.stuff_embed.bias.zero_()
+        head.stuff_generator.embed_extractor.weight.copy_(torch.eye(4)[:, :, None, None])
+        head.stuff_generator.embed_extractor.bias.zero_()
     mask_feat = torch.ones(4, 1, 2)
     kernels = torch.tensor([[2.0, 0, 0, 0], [0, 0, 1.0, 0], [0, 4.0, 0, 0]])
     scores = torch.tensor([0.2, 0.5, 0.4])
     labels = torch.tensor([2, 1, 2])
-    result = head._predict_stuff(kernels, scores, labels, mask_feat)
+    result = head.stuff_generator.predict_image(kernels, scores, labels,
+                                              mask_feat)
     assert result.labels.tolist() == [1, 2]
     assert torch.allclose(result.scores, torch.tensor([0.5, 0.3]))
     # class 2: mean kernel [1, 2, 0, 0] . ones = 3

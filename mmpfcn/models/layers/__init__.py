@@ -1,8 +1,9 @@
 from .coord import cat_coords, coord_features
-from .kernel_fusion import kernel_fusion
+from .kernel_embedding import KernelEmbedding
+from .kernel_fusion import class_mean_kernels, kernel_fusion
 from .panoptic_merge import argmax_merge, heuristic_merge
 
 __all__ = [
-    'argmax_merge', 'cat_coords', 'coord_features', 'heuristic_merge',
-    'kernel_fusion'
+    'KernelEmbedding', 'argmax_merge', 'cat_coords', 'class_mean_kernels',
+    'coord_features', 'heuristic_merge', 'kernel_fusion'
 ]

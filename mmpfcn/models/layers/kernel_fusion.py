@@ -62,3 +62,35 @@ def kernel_fusion(kernels: Tensor,
     members = (match & first_claim)[keep].to(kernels.dtype)  # (M, N)
     fused = (members @ kernels) / members.sum(dim=1, keepdim=True)
     return fused, scores[keep], labels[keep]
+
+
+def class_mean_kernels(kernels: Tensor, scores: Tensor,
+                       labels: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
+    """Fuse the stuff kernels of one image: one kernel per class.
+
+    The kernels and scores of a class (one per level where the class was
+    found) are averaged, as in the reference; this is the stuff
+    counterpart of :func:`kernel_fusion`.
+
+    Args:
+        kernels (Tensor): Kernels of shape (N, C).
+        scores (Tensor): Scores of shape (N,).
+        labels (Tensor): Class labels of shape (N,).
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: Mean kernels (U, C), mean scores (U,)
+        and the classes (U,), ascending.
+    """
+    num = kernels.shape[0]
+    if kernels.dim() != 2 or scores.shape != (num, ) or \
+            labels.shape != (num, ):
+        raise ValueError('class_mean_kernels expects kernels (N, C), scores '
+                         f'(N,) and labels (N,), got {tuple(kernels.shape)}, '
+                         f'{tuple(scores.shape)} and {tuple(labels.shape)}')
+    classes, inverse = torch.unique(labels, return_inverse=True)
+    counts = scores.new_zeros(len(classes)).index_add_(
+        0, inverse, torch.ones_like(scores))  # (U,)
+    mean_kernels = kernels.new_zeros(len(classes), kernels.shape[1])
+    mean_kernels.index_add_(0, inverse, kernels)
+    mean_scores = scores.new_zeros(len(classes)).index_add_(0, inverse, scores)
+    return mean_kernels / counts[:, None], mean_scores / counts, classes

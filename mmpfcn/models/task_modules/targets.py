@@ -4,7 +4,7 @@ Pure functions for the pieces (Gaussian radius and heatmaps, mass centres,
 level assignment, top-k positive kernels, stuff kernel pooling) and
 :class:`PanopticFCNTargetGenerator`, which builds every target of one image.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -60,7 +60,7 @@ def draw_gaussian_heatmap(
         centers: Tensor,
         radii: Tensor,
         labels: Tensor,
-        eps: float = torch.finfo(torch.float32).eps) -> Tensor:
+        eps: float = torch.finfo(torch.float64).eps) -> Tensor:
     """Draw one Gaussian per instance on its class channel, merged by max.
 
     Every Gaussian has ``sigma = (2r + 1) / 3``, peak 1 at its centre, is
@@ -231,7 +231,7 @@ class ImageTargets:
             loss normaliser.
         thing_centers (list[Tensor]): Flat level position ``y * w_l + x``
             of each of those instances' heatmap peak (its centre), (n_l,);
-            for the centre-kernel ablation without top-k.
+            the kernel position of the single-centre (unweighted) dice.
     """
     thing_heatmaps: List[Tensor]
     stuff_heatmaps: List[Tensor]
@@ -243,7 +243,7 @@ class ImageTargets:
     stuff_labels: List[Tensor]
     stuff_regions: List[Tensor]
     num_things: int
-    thing_centers: List[Tensor] = field(default_factory=list)
+    thing_centers: List[Tensor]
 
 
 def _resize(maps: Tensor, size: Tuple[int, int]) -> Tensor:
@@ -252,6 +252,14 @@ def _resize(maps: Tensor, size: Tuple[int, int]) -> Tensor:
         return maps.new_zeros(0, *size)
     return F.interpolate(
         maps[None], size=size, mode='bilinear', align_corners=False)[0]
+
+
+def _resize_and_pad(maps: Tensor, size: Tuple[int, int],
+                    pad_size: Tuple[int, int]) -> Tensor:
+    """Bilinearly resize (N, h, w) maps to ``size`` and zero-pad them at the
+    bottom and right to ``pad_size``."""
+    resized = _resize(maps, size)
+    return F.pad(resized, (0, pad_size[1] - size[1], 0, pad_size[0] - size[0]))
 
 
 @TASK_UTILS.register_module()
@@ -326,8 +334,8 @@ class PanopticFCNTargetGenerator:
             gt_instances: InstanceData,
             gt_stuff_map: Tensor,
             pad_shape: Tuple[int, int],
-            level_sizes: Optional[Sequence[Tuple[int, int]]] = None
-    ) -> ImageTargets:
+            level_sizes: Optional[Sequence[Tuple[int, int]]] = None,
+            img_shape: Optional[Tuple[int, int]] = None) -> ImageTargets:
         """Build the targets of one image.
 
         Args:
@@ -343,6 +351,12 @@ class PanopticFCNTargetGenerator:
             level_sizes (Sequence[tuple[int, int]], optional): (h_l, w_l)
                 of P3..P7. Defaults to ``ceil(H_pad / stride)`` per level,
                 which is what a stride-2 FPN gives for the padded input.
+            img_shape (tuple[int, int], optional): (H, W) of the image
+                inside the padded input (its ``img_shape`` meta). As in the
+                reference, only this region is resized to stride 4, to
+                ``int(H / 4 + 0.5) x int(W / 4 + 0.5)``, and the result is
+                zero-padded to ``H_pad / 4 x W_pad / 4``. Defaults to
+                ``pad_shape`` (no padding).
 
         Returns:
             ImageTargets: The targets, on the device of ``gt_stuff_map``.
@@ -362,11 +376,21 @@ class PanopticFCNTargetGenerator:
             raise ValueError('get_targets: gt_stuff_map must have the pad '
                              f'shape {(pad_h, pad_w)}, got '
                              f'{tuple(gt_stuff_map.shape)}')
-        # stride-4 size as the reference rounds it (exact for padded inputs)
-        enc_size = (int(pad_h / self.encoder_stride + 0.5),
-                    int(pad_w / self.encoder_stride + 0.5))
+        img_h, img_w = (pad_h, pad_w) if img_shape is None else (
+            int(img_shape[0]), int(img_shape[1]))
+        if not (0 < img_h <= pad_h and 0 < img_w <= pad_w):
+            raise ValueError(f'get_targets: img_shape {(img_h, img_w)} must '
+                             f'fit in the pad shape {(pad_h, pad_w)}')
+        stride = self.encoder_stride
+        # stride-4 sizes of the padded input and of the image region, both
+        # rounded as the reference rounds them
+        enc_size = (int(pad_h / stride + 0.5), int(pad_w / stride + 0.5))
+        valid_size = (min(int(img_h / stride + 0.5), enc_size[0]),
+                      min(int(img_w / stride + 0.5), enc_size[1]))
+        gt_stuff_map = gt_stuff_map[:img_h, :img_w]
 
-        stuff_masks = self._stuff_masks(gt_stuff_map.long(), enc_size)
+        stuff_masks = self._stuff_masks(gt_stuff_map.long(), valid_size,
+                                        enc_size)
         stuff_heatmaps, stuff_labels, stuff_regions = [], [], []
         for size in level_sizes:
             heat = _resize(stuff_masks, size).clamp(max=1)
@@ -377,7 +401,9 @@ class PanopticFCNTargetGenerator:
             stuff_regions.append(heat[labels] > 0)
 
         thing_masks, labels, boxes = self._things(gt_instances,
-                                                  (pad_h, pad_w), enc_size,
+                                                  (pad_h, pad_w),
+                                                  (img_h, img_w), valid_size,
+                                                  enc_size,
                                                   gt_stuff_map.device)
         box_w = (boxes[:, 2] - boxes[:, 0]).clamp(min=0)
         box_h = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
@@ -427,9 +453,10 @@ class PanopticFCNTargetGenerator:
             num_things=sum(len(inds) for inds in thing_inds),
             thing_centers=thing_centers)
 
-    def _stuff_masks(self, stuff_map: Tensor,
+    def _stuff_masks(self, stuff_map: Tensor, valid_size: Tuple[int, int],
                      enc_size: Tuple[int, int]) -> Tensor:
-        """Soft stride-4 one-hot of the stuff map, (N_st, H/4, W/4).
+        """Soft stride-4 one-hot of the (unpadded) stuff map resized to
+        ``valid_size`` and zero-padded to ``enc_size``, (N_st, H/4, W/4).
 
         Only the channels present are resized (bilinear is linear, absent
         channels stay 0), which avoids a full-resolution (N_st, H, W) map.
@@ -450,14 +477,16 @@ class PanopticFCNTargetGenerator:
         present = counts[:self.num_stuff_channels].nonzero().squeeze(1)
         one_hot = (stuff_map[None] == present[:, None, None]).float()
         stuff_masks = one_hot.new_zeros(self.num_stuff_channels, *enc_size)
-        stuff_masks[present] = _resize(one_hot, enc_size)
+        stuff_masks[present] = _resize_and_pad(one_hot, valid_size, enc_size)
         return stuff_masks
 
     def _things(self, gt_instances: InstanceData, pad_shape: Tuple[int, int],
+                img_shape: Tuple[int, int], valid_size: Tuple[int, int],
                 enc_size: Tuple[int, int],
                 device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
-        """Validate the instances; return soft stride-4 masks (N, H/4, W/4),
-        labels (N,) and boxes (N, 4) on ``device``."""
+        """Validate the instances; return soft stride-4 masks (N, H/4, W/4)
+        (the image region resized to ``valid_size``, zero-padded), labels
+        (N,) and boxes (N, 4) on ``device``."""
         for name in ('labels', 'masks', 'bboxes'):
             if name not in gt_instances:
                 raise KeyError(f'get_targets: gt_instances has no {name!r}')
@@ -480,4 +509,5 @@ class PanopticFCNTargetGenerator:
                 f'masks ({num}, {pad_shape[0]}, {pad_shape[1]}) padded to '
                 f'the batch input, got {tuple(boxes.shape)} and '
                 f'{tuple(masks.shape)}')
-        return _resize(masks, enc_size), labels, boxes
+        masks = masks[:, :img_shape[0], :img_shape[1]]
+        return _resize_and_pad(masks, valid_size, enc_size), labels, boxes

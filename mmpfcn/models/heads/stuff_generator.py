@@ -1,0 +1,105 @@
+"""Stuff generator of Panoptic FCN (paper Sec. 3.3-3.4): pools one kernel
+per stuff region, embeds it and predicts one mask per stuff class."""
+from typing import List, Sequence, Tuple
+
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmpfcn.models.layers.kernel_embedding import KernelEmbedding
+from mmpfcn.models.layers.kernel_fusion import class_mean_kernels
+from mmpfcn.models.task_modules.kernel_selection import select_stuff_regions
+from mmpfcn.models.task_modules.targets import (
+    ImageTargets,
+    stuff_kernel_pooling,
+)
+from mmpfcn.registry import MODELS
+
+
+@MODELS.register_module()
+class StuffGenerator(KernelEmbedding):
+    """Stuff regions -> pooled kernels -> embedded kernels -> masks.
+
+    Every (level, class) region gives one kernel, the kernel map summed
+    over the region and divided by the map area (the reference's pooling,
+    :func:`stuff_kernel_pooling`), in training and at inference. At
+    inference the kernels and scores of a class are averaged over the
+    levels (:func:`class_mean_kernels`).
+
+    Args:
+        in_channels (int): Channels of the kernel maps. Defaults to 256.
+        embed_channels (int): C_e. Defaults to 64.
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def training_kernels(self, kernel_maps: Sequence[Tensor],
+                         targets: ImageTargets) -> Tuple[Tensor, Tensor]:
+        """One pooled kernel per (level, stuff class) target of one image.
+
+        Args:
+            kernel_maps (Sequence[Tensor]): Per level (C, h_l, w_l).
+            targets (ImageTargets): The image's targets.
+
+        Returns:
+            tuple[Tensor, Tensor]: Kernels (sum_l m_l, C) and their soft
+            stride-4 targets (sum_l m_l, H/4, W/4).
+        """
+        kernels = [
+            stuff_kernel_pooling(regions, kernel_map)
+            for regions, kernel_map in zip(targets.stuff_regions, kernel_maps)
+        ]
+        labels = torch.cat(targets.stuff_labels)
+        return torch.cat(kernels), targets.stuff_masks[labels]
+
+    def predict(self, stuff_logits: Sequence[Tensor],
+                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                cfg) -> List[InstanceData]:
+        """Stuff masks of every image of a batch (spec Sec. 4).
+
+        Args:
+            stuff_logits (Sequence[Tensor]): Per level (B, N_st, h_l, w_l).
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            cfg (ConfigDict): Inference settings (``stuff_score_thr``).
+
+        Returns:
+            list[InstanceData]: Per image ``masks`` (u, H/4, W/4)
+            probabilities, ``scores`` and ``labels`` (u,), one per class,
+            classes ascending (stuff channels in [1, N_st) or 0 = all
+            things).
+        """
+        num_imgs = mask_feats.shape[0]
+        kernels = [[] for _ in range(num_imgs)]
+        scores = [[] for _ in range(num_imgs)]
+        labels = [[] for _ in range(num_imgs)]
+        for logits, kernel_map in zip(stuff_logits, kernel_maps):
+            regions = select_stuff_regions(logits, cfg.stuff_score_thr)
+            for img, (img_scores, img_labels, masks) in enumerate(regions):
+                kernels[img].append(
+                    stuff_kernel_pooling(masks, kernel_map[img]))
+                scores[img].append(img_scores)
+                labels[img].append(img_labels)
+        return [
+            self.predict_image(
+                torch.cat(kernels[img]), torch.cat(scores[img]),
+                torch.cat(labels[img]), mask_feats[img])
+            for img in range(num_imgs)
+        ]
+
+    def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,
+                      mask_feat: Tensor) -> InstanceData:
+        """Embed, average per class and predict the masks of one image.
+
+        Args:
+            kernels (Tensor): Stuff kernels of all levels (m, C).
+            scores (Tensor): Region scores (m,).
+            labels (Tensor): Stuff channels (m,).
+            mask_feat (Tensor): F_e of the image (C_e, H/4, W/4).
+
+        Returns:
+            InstanceData: See :meth:`predict`.
+        """
+        kernels, scores, classes = class_mean_kernels(
+            self.embed(kernels), scores, labels)  # (u, C_e), (u,), (u,)
+        probs = self.mask_logits(kernels, mask_feat).sigmoid()
+        return InstanceData(masks=probs, scores=scores, labels=classes)

@@ -1,0 +1,161 @@
+"""Thing generator of Panoptic FCN (paper Sec. 3.3-3.4): gathers the
+kernels of object centres, embeds them, fuses duplicates and predicts one
+mask per thing."""
+from typing import List, Sequence, Tuple
+
+import torch
+from mmengine.structures import InstanceData
+from torch import Tensor
+
+from mmpfcn.models.layers.kernel_embedding import KernelEmbedding
+from mmpfcn.models.layers.kernel_fusion import kernel_fusion
+from mmpfcn.models.task_modules.kernel_selection import select_thing_peaks
+from mmpfcn.models.task_modules.targets import (
+    ImageTargets,
+    topk_positive_kernels,
+)
+from mmpfcn.registry import MODELS
+
+
+@MODELS.register_module()
+class ThingGenerator(KernelEmbedding):
+    """Thing kernels -> embedded kernels -> masks.
+
+    Training: for every (instance, level) target, the k positions of the
+    candidate region with the highest predicted heat at the GT class give
+    k kernels whose dice losses are weighted by that (not detached) heat
+    (the paper's weighted dice); or, with ``use_weighted_dice=False``, the
+    single kernel at the heatmap centre with weight 1.
+
+    Inference: kernels at the heatmap peaks of every level, embedded, fused
+    (:func:`kernel_fusion`), turned into soft masks and rescored by their
+    maskness.
+
+    Args:
+        in_channels (int): Channels of the kernel maps. Defaults to 256.
+        embed_channels (int): C_e. Defaults to 64.
+        pos_num (int): k, kernels per (instance, level) target.
+            Defaults to 7.
+        use_weighted_dice (bool): Top-k weighted kernels; False takes one
+            kernel at the centre (``pos_num`` is then 1). Defaults to True.
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 embed_channels: int = 64,
+                 pos_num: int = 7,
+                 use_weighted_dice: bool = True,
+                 init_cfg=None) -> None:
+        super().__init__(in_channels, embed_channels, init_cfg=init_cfg)
+        self.use_weighted_dice = use_weighted_dice
+        self.pos_num = pos_num if use_weighted_dice else 1
+
+    def training_kernels(
+            self, thing_logits: Sequence[Tensor],
+            kernel_maps: Sequence[Tensor],
+            targets: ImageTargets) -> Tuple[Tensor, Tensor, Tensor]:
+        """Positive kernels of one image with their mask targets.
+
+        Args:
+            thing_logits (Sequence[Tensor]): Per level (N_th, h_l, w_l).
+            kernel_maps (Sequence[Tensor]): Per level (C, h_l, w_l).
+            targets (ImageTargets): The image's targets.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: Kernels (sum_l n_l * k, C), the
+            soft stride-4 target of each (sum_l n_l * k, H/4, W/4) and the
+            dice weights (sum_l n_l * k,); an instance's k weights sum to 1
+            (or 0 if its region is empty).
+        """
+        kernels, mask_inds, weights = [], [], []
+        for level, (logits, kernel_map) in enumerate(
+                zip(thing_logits, kernel_maps)):
+            inds = targets.thing_inds[level]  # (n,)
+            if self.use_weighted_dice:
+                # the sigmoid heat at the GT class guides (and, not
+                # detached, is trained by) the choice and weight of k kernels
+                guidance = logits.flatten(1)[targets.thing_labels[level]]
+                regions = targets.thing_regions[level].flatten(1)
+                positions, level_weights = topk_positive_kernels(
+                    guidance.sigmoid(), regions, self.pos_num)  # (n, k)
+            else:
+                positions = targets.thing_centers[level][:, None]  # (n, 1)
+                level_weights = logits.new_ones(positions.shape)
+            kernels.append(kernel_map.flatten(1)[:, positions.flatten()].t())
+            mask_inds.append(inds.repeat_interleave(self.pos_num))
+            weights.append(level_weights.flatten())
+        masks = targets.thing_masks[torch.cat(mask_inds)]
+        return torch.cat(kernels), masks, torch.cat(weights)
+
+    def predict(self, thing_logits: Sequence[Tensor],
+                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                cfg) -> List[InstanceData]:
+        """Thing masks of every image of a batch (spec Sec. 4).
+
+        Args:
+            thing_logits (Sequence[Tensor]): Per level (B, N_th, h_l, w_l).
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            cfg (ConfigDict): Inference settings (``pool_sizes``,
+                ``peaks_per_level``, ``thing_peak_thr``, ``use_fusion``,
+                ``fusion_sim_thr``, ``fusion_class_aware``, ``mask_thr``,
+                ``score_thr``, ``max_per_img``).
+
+        Returns:
+            list[InstanceData]: Per image ``masks`` (m, H/4, W/4)
+            probabilities, ``scores`` and ``labels`` (m,) in [0, N_th),
+            sorted by score, m <= ``max_per_img``.
+        """
+        num_imgs = mask_feats.shape[0]
+        kernels = [[] for _ in range(num_imgs)]
+        scores = [[] for _ in range(num_imgs)]
+        labels = [[] for _ in range(num_imgs)]
+        for level, (logits, kernel_map) in enumerate(
+                zip(thing_logits, kernel_maps)):
+            peaks = select_thing_peaks(logits, cfg.pool_sizes[level],
+                                       cfg.peaks_per_level,
+                                       cfg.thing_peak_thr)
+            # the number of peaks differs between images
+            for img, (img_scores, img_labels, positions) in enumerate(peaks):
+                kernels[img].append(
+                    kernel_map[img].flatten(1)[:, positions].t())
+                scores[img].append(img_scores)
+                labels[img].append(img_labels)
+        return [
+            self.predict_image(
+                torch.cat(kernels[img]), torch.cat(scores[img]),
+                torch.cat(labels[img]), mask_feats[img], cfg)
+            for img in range(num_imgs)
+        ]
+
+    def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,
+                       mask_feat: Tensor, cfg) -> InstanceData:
+        """Embed, fuse, predict, rescore by maskness and keep the best.
+
+        Args:
+            kernels (Tensor): Thing kernels of all levels (n, C).
+            scores (Tensor): Peak scores (n,).
+            labels (Tensor): Classes (n,).
+            mask_feat (Tensor): F_e of the image (C_e, H/4, W/4).
+            cfg (ConfigDict): See :meth:`predict`.
+
+        Returns:
+            InstanceData: See :meth:`predict`.
+        """
+        kernels = self.embed(kernels)  # (n, C_e)
+        if cfg.use_fusion:
+            kernels, scores, labels = kernel_fusion(
+                kernels, scores, labels, cfg.fusion_sim_thr,
+                cfg.fusion_class_aware)
+        probs = self.mask_logits(kernels, mask_feat).sigmoid()
+        binary = (probs > cfg.mask_thr).to(probs.dtype)
+        # maskness: mean probability inside the predicted mask
+        maskness = (probs * binary).sum(dim=(1, 2)) / (
+            binary.sum(dim=(1, 2)) + 1e-6)
+        scores = scores * maskness
+        keep = (scores >= cfg.score_thr).nonzero().squeeze(1)
+        order = scores[keep].argsort(descending=True, stable=True)
+        keep = keep[order[:cfg.max_per_img]]
+        return InstanceData(
+            masks=probs[keep], scores=scores[keep], labels=labels[keep])

@@ -1,0 +1,51 @@
+"""The kernel embedding shared by the thing and stuff generators (paper
+Sec. 3.2-3.3): a 1x1 conv that maps gathered kernels to C_e, and the
+dynamic convolution of embedded kernels with the encoded feature F_e."""
+import torch
+import torch.nn.functional as F
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import normal_init
+from torch import Tensor, nn
+
+
+class KernelEmbedding(BaseModule):
+    """Owns ``embed_extractor``, a 1x1 conv C -> C_e (kept as a conv so its
+    weights have the reference's (C_e, C, 1, 1) shape and name), N(0, 0.01)
+    weights and zero bias as in the reference.
+
+    Args:
+        in_channels (int): C, channels of the gathered kernels.
+            Defaults to 256.
+        embed_channels (int): C_e, channels of F_e. Defaults to 64.
+        init_cfg (dict, optional): mmengine init config. Defaults to None.
+    """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 embed_channels: int = 64,
+                 init_cfg=None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.embed_extractor = nn.Conv2d(in_channels, embed_channels, 1)
+
+    def init_weights(self) -> None:
+        """N(0, 0.01) weights, zero bias."""
+        super().init_weights()
+        normal_init(self.embed_extractor, std=0.01, bias=0)
+
+    def embed(self, kernels: Tensor) -> Tensor:
+        """Embed gathered kernels: (N, C) -> (N, C_e); N may be 0."""
+        return F.linear(kernels, self.embed_extractor.weight.flatten(1),
+                        self.embed_extractor.bias)
+
+    @staticmethod
+    def mask_logits(kernels: Tensor, mask_feat: Tensor) -> Tensor:
+        """P_j = K_j . F_e at every pixel (no bias).
+
+        Args:
+            kernels (Tensor): Embedded kernels (N, C_e).
+            mask_feat (Tensor): F_e of one image (C_e, h, w).
+
+        Returns:
+            Tensor: Mask logits (N, h, w).
+        """
+        return torch.einsum('nc,chw->nhw', kernels, mask_feat)
