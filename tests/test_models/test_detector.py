@@ -261,4 +261,5 @@ def test_r50_position_dcn_matches_reference_checkpoint(
     assert len(head) == 40
     assert head['panoptic_head.kernel_generator.position_head.convs.0.conv.'
                 'conv_offset.weight'] == (27, 256, 3, 3)
-    assert head['panoptic_head.thing_generator.embed_extractor.weight'] == (64, 256, 1, 1)
+    assert head['panoptic_head.thing_generator.embed_extractor.weight'] == (
+        64, 256, 1, 1)

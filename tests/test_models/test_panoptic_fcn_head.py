@@ -100,13 +100,15 @@ def expected_losses(head, outs, targets, k):
                 target = t.thing_masks[ind].flatten()[None]
                 for p, wt in zip(pos[0].tolist(), weight[0]):
                     kernel = kernel_maps[l][b, :, p // w, p % w]
-                    logit = mask_logit(head.thing_generator.embed_extractor, kernel, b)
+                    logit = mask_logit(
+                        head.thing_generator.embed_extractor, kernel, b)
                     seg_th = seg_th + wt * dice_loss(logit[None], target)[0]
             for c, region in zip(t.stuff_labels[l].tolist(),
                                  t.stuff_regions[l]):
                 kernel = (kernel_maps[l][b] * region).sum(dim=(1, 2)) / (
                     h * w)
-                logit = mask_logit(head.stuff_generator.embed_extractor, kernel, b)
+                logit = mask_logit(head.stuff_generator.embed_extractor,
+                                   kernel, b)
                 seg_st = seg_st + dice_loss(
                     logit[None], t.stuff_masks[c].flatten()[None])[0]
                 num_stuff += 1
@@ -171,7 +173,7 @@ def test_losses_without_targets_are_zero_and_connected():
 
 def test_single_centre_dice_picks_the_centre_kernel():
     head = build_head(use_weighted_dice=False)
-    assert head.pos_num == 1
+    assert head.thing_generator.pos_num == 1
     # one 32 x 32 square: sqrt(area) 32 -> P3 (1, 64) and P4 (32, 128);
     # stride-4 mass centre (7.5, 11.5)
     stuff = torch.full(PAD, 1)
@@ -194,9 +196,10 @@ def test_single_centre_dice_picks_the_centre_kernel():
 
 def test_predict_things_maskness_fusion_and_threshold():
     head = build_head(kernel_channels=4)
+    embed = head.thing_generator.embed_extractor
     with torch.no_grad():
-        head.thing_generator.embed_extractor.weight.copy_(torch.eye(4)[:, :, None, None])
-        head.thing_generator.embed_extractor.bias.zero_()
+        embed.weight.copy_(torch.eye(4)[:, :, None, None])
+        embed.bias.zero_()
     ln3 = math.log(3.0)
     mask_feat = torch.zeros(4, 2, 2)
     # channel 0: probabilities [[.75, .75], [.25, .5]] -> > 0.4 at three
@@ -228,9 +231,10 @@ def test_predict_things_maskness_fusion_and_threshold():
 
 def test_predict_stuff_averages_kernels_and_scores_per_class():
     head = build_head(kernel_channels=4)
+    embed = head.stuff_generator.embed_extractor
     with torch.no_grad():
-        head.stuff_generator.embed_extractor.weight.copy_(torch.eye(4)[:, :, None, None])
-        head.stuff_generator.embed_extractor.bias.zero_()
+        embed.weight.copy_(torch.eye(4)[:, :, None, None])
+        embed.bias.zero_()
     mask_feat = torch.ones(4, 1, 2)
     kernels = torch.tensor([[2.0, 0, 0, 0], [0, 0, 1.0, 0], [0, 4.0, 0, 0]])
     scores = torch.tensor([0.2, 0.5, 0.4])

@@ -96,6 +96,8 @@ class PanopticFCNHead(BaseModule):
         init_cfg=None,
     ) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.num_things_classes = num_things_classes
+        self.num_stuff_classes = num_stuff_classes
         self.strides = tuple(strides)
 
         generator_cfg = copy.deepcopy(kernel_generator)
