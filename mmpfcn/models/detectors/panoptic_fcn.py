@@ -113,7 +113,7 @@ class PanopticFCN(BaseDetector):
         batch_img_metas = [sample.metainfo for sample in batch_data_samples]
         level_feats, encoder_feat = self.extract_feat(batch_inputs)
         thing_results, stuff_results = self.panoptic_head.predict(
-            level_feats, encoder_feat, batch_img_metas)
+            level_feats, encoder_feat, batch_img_metas, batch_data_samples)
         results = self.panoptic_fusion_head.predict(
             thing_results, stuff_results, batch_img_metas, rescale=rescale)
         for sample, result in zip(batch_data_samples, results):

@@ -2,7 +2,7 @@
 the thing and stuff generators together; training losses (paper Sec. 3.5)
 and kernel-level inference (Sec. 3.3)."""
 import copy
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.config import ConfigDict
@@ -10,6 +10,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmpfcn.models.heads.thing_generator import UPPER_BOUNDS, GtPositions
 from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
@@ -26,7 +27,9 @@ DEFAULT_TEST_CFG = dict(
     fusion_class_aware=True,
     mask_thr=0.4,  # INST_THRES
     score_thr=0.05,  # after maskness rescoring
-    max_per_img=100)
+    max_per_img=100,
+    use_matrix_nms=False,  # paper Table 4
+    upper_bound=None)  # paper Table 10: 'gt_position' / 'gt_position_class'
 
 
 @MODELS.register_module()
@@ -66,10 +69,12 @@ class PanopticFCNHead(BaseModule):
             Defaults to (8, 16, 32, 64, 128) (P3..P7).
         pos_num (int): k, thing kernels per (instance, level) in the
             weighted dice. Defaults to 7.
-        use_weighted_dice (bool): Weighted dice over the top-k kernels.
-            False: one kernel at the GT centre with weight 1 (the paper's
-            ablation baseline; ``pos_num`` is then ignored). Defaults to
-            True.
+        dice_weighting (str): ``'score'`` (the top-k kernels weighted by
+            their heat, the paper's weighted dice), ``'uniform'`` (equal
+            weights) or ``'center'`` (one kernel at the GT centre, the
+            paper's unweighted baseline). Defaults to ``'score'``.
+        stuff_with_things (bool): Stuff channel 0 stands for all things
+            (the reference's ``WITH_THING``). Defaults to True.
         loss_pos (dict): Focal loss of the position head.
         loss_seg (dict): Dice loss of the masks (loss_weight = lambda_seg).
         test_cfg (dict, optional): Inference settings; missing keys take
@@ -88,7 +93,8 @@ class PanopticFCNHead(BaseModule):
         target_generator: dict = dict(type='PanopticFCNTargetGenerator'),
         strides: Sequence[int] = (8, 16, 32, 64, 128),
         pos_num: int = 7,
-        use_weighted_dice: bool = True,
+        dice_weighting: str = 'score',
+        stuff_with_things: bool = True,
         loss_pos: dict = dict(
             type='SoftFocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
         loss_seg: dict = dict(type='WeightedDiceLoss', loss_weight=3.0),
@@ -103,7 +109,7 @@ class PanopticFCNHead(BaseModule):
         generator_cfg = copy.deepcopy(kernel_generator)
         generator_cfg.update(
             num_things_classes=num_things_classes,
-            num_stuff_channels=num_stuff_classes + 1,
+            num_stuff_channels=num_stuff_classes + int(stuff_with_things),
             in_channels=in_channels,
             feat_channels=kernel_channels)
         self.kernel_generator = MODELS.build(generator_cfg)
@@ -117,18 +123,20 @@ class PanopticFCNHead(BaseModule):
                 in_channels=kernel_channels,
                 embed_channels=embed_channels,
                 pos_num=pos_num,
-                use_weighted_dice=use_weighted_dice))
+                dice_weighting=dice_weighting))
         self.stuff_generator = MODELS.build(
             dict(
                 type='StuffGenerator',
                 in_channels=kernel_channels,
-                embed_channels=embed_channels))
+                embed_channels=embed_channels,
+                with_things=stuff_with_things))
 
         target_cfg = copy.deepcopy(target_generator)
         target_cfg.update(
             num_things_classes=num_things_classes,
             num_stuff_classes=num_stuff_classes,
-            strides=self.strides)
+            strides=self.strides,
+            stuff_with_things=stuff_with_things)
         self.target_generator = TASK_UTILS.build(target_cfg)
         self.loss_pos = MODELS.build(loss_pos)
         self.loss_seg = MODELS.build(loss_seg)
@@ -139,6 +147,10 @@ class PanopticFCNHead(BaseModule):
             raise ValueError('PanopticFCNHead: test_cfg.pool_sizes needs one '
                              f'size per level ({len(self.strides)}), got '
                              f'{self.test_cfg.pool_sizes}')
+        if self.test_cfg.upper_bound not in (None, *UPPER_BOUNDS):
+            raise ValueError('PanopticFCNHead: test_cfg.upper_bound must be '
+                             f'None or one of {UPPER_BOUNDS}, got '
+                             f'{self.test_cfg.upper_bound!r}')
 
     def forward(self, level_feats: Sequence[Tensor],
                 encoder_feat: Tensor) -> LevelOutputs:
@@ -282,8 +294,11 @@ class PanopticFCNHead(BaseModule):
 
     # ----------------------------------------------------------- inference
     def predict(
-        self, level_feats: Sequence[Tensor], encoder_feat: Tensor,
-        batch_img_metas: List[dict]
+        self,
+        level_feats: Sequence[Tensor],
+        encoder_feat: Tensor,
+        batch_img_metas: List[dict],
+        batch_data_samples: Optional[list] = None
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Forward and select the thing and stuff masks of every image.
 
@@ -291,7 +306,11 @@ class PanopticFCNHead(BaseModule):
             level_feats (Sequence[Tensor]): P3..P7, see :meth:`forward`.
             encoder_feat (Tensor): F_h (B, in_channels, H/4, W/4).
             batch_img_metas (list[dict]): Meta information of each image
-                (only their number is used here).
+                (their number; ``batch_input_shape`` and ``img_shape`` in
+                the upper-bound mode).
+            batch_data_samples (list[DetDataSample], optional): Only read
+                in the upper-bound mode (``test_cfg.upper_bound``, paper
+                Table 10), for their ``gt_instances``.
 
         Returns:
             tuple[list[InstanceData], list[InstanceData]]: Per image, the
@@ -305,11 +324,53 @@ class PanopticFCNHead(BaseModule):
             raise ValueError(f'PanopticFCNHead.predict: got '
                              f'{len(batch_img_metas)} image metas for a '
                              f'batch of {outs[-1].shape[0]}')
-        return self.predict_by_feat(*outs)
+        gt_positions = None
+        if self.test_cfg.upper_bound is not None:
+            gt_positions = self._gt_positions(
+                batch_data_samples or [None] * len(batch_img_metas),
+                batch_img_metas, [tuple(x.shape[-2:]) for x in outs[0]],
+                outs[-1].device)
+        return self.predict_by_feat(*outs, gt_positions=gt_positions)
+
+    def _gt_positions(self, batch_data_samples: list,
+                      batch_img_metas: List[dict],
+                      level_sizes: List[Tuple[int, int]],
+                      device: torch.device) -> GtPositions:
+        """Centres (flat level positions) and classes of the non-crowd
+        ground-truth things of every image and level, exactly as the
+        training targets place them (at most ``max_things_per_level``)."""
+        mode = self.test_cfg.upper_bound
+        positions = []
+        for sample, meta in zip(batch_data_samples, batch_img_metas):
+            instances = getattr(sample, 'gt_instances', None)
+            if instances is None or 'masks' not in instances:
+                raise ValueError(
+                    f'test_cfg.upper_bound={mode!r} takes the kernels at the '
+                    'ground-truth centres, but image '
+                    f'{meta.get("img_path", meta.get("img_id"))} has no '
+                    'ground-truth instances with masks; load the annotations '
+                    'in the test pipeline (data without ground truth, e.g. '
+                    'COCO test-dev, cannot be evaluated in this mode)')
+            pad_shape = tuple(meta['batch_input_shape'])
+            img_shape = tuple(meta['img_shape'][:2])
+            targets = self.target_generator.get_targets(
+                _instances_at_input_scale(instances, img_shape, pad_shape),
+                torch.full(pad_shape, self.target_generator.ignore_index,
+                           device=device),
+                pad_shape,
+                level_sizes,
+                img_shape=img_shape)
+            positions.append(
+                list(zip(targets.thing_centers, targets.thing_labels)))
+        return positions
 
     def predict_by_feat(
-        self, thing_logits: List[Tensor], stuff_logits: List[Tensor],
-        kernel_maps: List[Tensor], mask_feats: Tensor
+        self,
+        thing_logits: List[Tensor],
+        stuff_logits: List[Tensor],
+        kernel_maps: List[Tensor],
+        mask_feats: Tensor,
+        gt_positions: Optional[GtPositions] = None
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Kernel-level inference from the head outputs (spec Sec. 4).
 
@@ -318,12 +379,34 @@ class PanopticFCNHead(BaseModule):
             stuff_logits (list[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (list[Tensor]): Per level (B, C, h_l, w_l).
             mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            gt_positions (list, optional): Ground-truth centres for the
+                upper-bound mode, see :meth:`ThingGenerator.predict`.
 
         Returns:
             tuple[list[InstanceData], list[InstanceData]]: See
             :meth:`predict`.
         """
         return (self.thing_generator.predict(thing_logits, kernel_maps,
-                                             mask_feats, self.test_cfg),
+                                             mask_feats, self.test_cfg,
+                                             gt_positions),
                 self.stuff_generator.predict(stuff_logits, kernel_maps,
                                              mask_feats, self.test_cfg))
+
+
+def _instances_at_input_scale(instances: InstanceData,
+                              img_shape: Tuple[int, int],
+                              pad_shape: Tuple[int, int]) -> InstanceData:
+    """Ground-truth things at the network input: masks (mmdet
+    ``BitmapMasks``) loaded at the original size are resized (nearest) to
+    ``img_shape`` and boxes scaled alike; masks are padded to
+    ``pad_shape``."""
+    masks = instances.masks
+    boxes = instances.bboxes
+    boxes = getattr(boxes, 'tensor', boxes).float()
+    if (masks.height, masks.width) != img_shape:
+        scale_x = img_shape[1] / masks.width
+        scale_y = img_shape[0] / masks.height
+        masks = masks.resize(img_shape)
+        boxes = boxes * boxes.new_tensor([scale_x, scale_y, scale_x, scale_y])
+    return InstanceData(
+        labels=instances.labels, bboxes=boxes, masks=masks.pad(pad_shape))

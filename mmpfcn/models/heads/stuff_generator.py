@@ -29,8 +29,20 @@ class StuffGenerator(KernelEmbedding):
     Args:
         in_channels (int): Channels of the kernel maps. Defaults to 256.
         embed_channels (int): C_e. Defaults to 64.
+        with_things (bool): The stuff maps have the "all things" channel 0
+            (the reference's ``WITH_THING``). Without it channel c is stuff
+            class c + 1; predicted labels are always stuff classes (0 =
+            things). Defaults to True.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
+
+    def __init__(self,
+                 in_channels: int = 256,
+                 embed_channels: int = 64,
+                 with_things: bool = True,
+                 init_cfg=None) -> None:
+        super().__init__(in_channels, embed_channels, init_cfg=init_cfg)
+        self.label_offset = 0 if with_things else 1
 
     def training_kernels(self, kernel_maps: Sequence[Tensor],
                          targets: ImageTargets) -> Tuple[Tensor, Tensor]:
@@ -78,7 +90,7 @@ class StuffGenerator(KernelEmbedding):
                 kernels[img].append(
                     stuff_kernel_pooling(masks, kernel_map[img]))
                 scores[img].append(img_scores)
-                labels[img].append(img_labels)
+                labels[img].append(img_labels + self.label_offset)
         return [
             self.predict_image(
                 torch.cat(kernels[img]), torch.cat(scores[img]),

@@ -1,9 +1,10 @@
 """Thing generator of Panoptic FCN (paper Sec. 3.3-3.4): gathers the
 kernels of object centres, embeds them, fuses duplicates and predicts one
 mask per thing."""
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
+from mmdet.models.layers import mask_matrix_nms
 from mmengine.structures import InstanceData
 from torch import Tensor
 
@@ -16,6 +17,35 @@ from mmpfcn.models.task_modules.targets import (
 )
 from mmpfcn.registry import MODELS
 
+DICE_WEIGHTINGS = ('score', 'uniform', 'center')
+UPPER_BOUNDS = ('gt_position', 'gt_position_class')
+# per image, per level: flat positions (n_l,) and classes (n_l,)
+GtPositions = List[List[Tuple[Tensor, Tensor]]]
+
+
+def gt_position_peaks(logits: Tensor, positions: Tensor, labels: Tensor,
+                      mode: str) -> Tuple[Tensor, Tensor, Tensor]:
+    """Scores, labels and positions of the ground-truth centres of one
+    image and level, in the layout of :func:`select_thing_peaks`.
+
+    Args:
+        logits (Tensor): Thing logits of the level (N_th, h, w).
+        positions (Tensor): Flat GT centre positions (n,).
+        labels (Tensor): GT classes (n,).
+        mode (str): ``'gt_position'``: the predicted class with the highest
+            heat (sigmoid) at each position and that heat as its score;
+            ``'gt_position_class'``: the GT class with score 1.
+
+    Returns:
+        tuple[Tensor, Tensor, Tensor]: Scores (n,), labels (n,), positions
+        (n,).
+    """
+    if mode == 'gt_position_class':
+        return logits.new_ones(positions.shape), labels, positions
+    heat = logits.flatten(1)[:, positions].sigmoid()  # (N_th, n)
+    scores, pred_labels = heat.max(dim=0)
+    return scores, pred_labels, positions
+
 
 @MODELS.register_module()
 class ThingGenerator(KernelEmbedding):
@@ -24,20 +54,23 @@ class ThingGenerator(KernelEmbedding):
     Training: for every (instance, level) target, the k positions of the
     candidate region with the highest predicted heat at the GT class give
     k kernels whose dice losses are weighted by that (not detached) heat
-    (the paper's weighted dice); or, with ``use_weighted_dice=False``, the
-    single kernel at the heatmap centre with weight 1.
+    (``dice_weighting='score'``, the paper's weighted dice); ``'uniform'``
+    takes the same k kernels with equal weights; ``'center'`` takes the
+    single kernel at the heatmap centre with weight 1 (the paper's
+    unweighted baseline).
 
-    Inference: kernels at the heatmap peaks of every level, embedded, fused
-    (:func:`kernel_fusion`), turned into soft masks and rescored by their
-    maskness.
+    Inference: kernels at the heatmap peaks of every level (or, as an
+    analysis of the upper bound, at the ground-truth centres), embedded,
+    fused (:func:`kernel_fusion`), turned into soft masks and rescored by
+    their maskness; optionally Matrix NMS on the masks.
 
     Args:
         in_channels (int): Channels of the kernel maps. Defaults to 256.
         embed_channels (int): C_e. Defaults to 64.
         pos_num (int): k, kernels per (instance, level) target.
             Defaults to 7.
-        use_weighted_dice (bool): Top-k weighted kernels; False takes one
-            kernel at the centre (``pos_num`` is then 1). Defaults to True.
+        dice_weighting (str): ``'score'``, ``'uniform'`` or ``'center'``
+            (``pos_num`` is then 1). Defaults to ``'score'``.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
@@ -45,11 +78,14 @@ class ThingGenerator(KernelEmbedding):
                  in_channels: int = 256,
                  embed_channels: int = 64,
                  pos_num: int = 7,
-                 use_weighted_dice: bool = True,
+                 dice_weighting: str = 'score',
                  init_cfg=None) -> None:
         super().__init__(in_channels, embed_channels, init_cfg=init_cfg)
-        self.use_weighted_dice = use_weighted_dice
-        self.pos_num = pos_num if use_weighted_dice else 1
+        if dice_weighting not in DICE_WEIGHTINGS:
+            raise ValueError(f'ThingGenerator: dice_weighting must be one of '
+                             f'{DICE_WEIGHTINGS}, got {dice_weighting!r}')
+        self.dice_weighting = dice_weighting
+        self.pos_num = 1 if dice_weighting == 'center' else pos_num
 
     def training_kernels(
             self, thing_logits: Sequence[Tensor],
@@ -72,25 +108,30 @@ class ThingGenerator(KernelEmbedding):
         for level, (logits, kernel_map) in enumerate(
                 zip(thing_logits, kernel_maps)):
             inds = targets.thing_inds[level]  # (n,)
-            if self.use_weighted_dice:
+            if self.dice_weighting == 'center':
+                positions = targets.thing_centers[level][:, None]  # (n, 1)
+                level_weights = logits.new_ones(positions.shape)
+            else:
                 # the sigmoid heat at the GT class guides (and, not
                 # detached, is trained by) the choice and weight of k kernels
                 guidance = logits.flatten(1)[targets.thing_labels[level]]
                 regions = targets.thing_regions[level].flatten(1)
                 positions, level_weights = topk_positive_kernels(
-                    guidance.sigmoid(), regions, self.pos_num)  # (n, k)
-            else:
-                positions = targets.thing_centers[level][:, None]  # (n, 1)
-                level_weights = logits.new_ones(positions.shape)
+                    guidance.sigmoid(), regions, self.pos_num,
+                    uniform=self.dice_weighting == 'uniform')  # (n, k)
             kernels.append(kernel_map.flatten(1)[:, positions.flatten()].t())
             mask_inds.append(inds.repeat_interleave(self.pos_num))
             weights.append(level_weights.flatten())
         masks = targets.thing_masks[torch.cat(mask_inds)]
         return torch.cat(kernels), masks, torch.cat(weights)
 
-    def predict(self, thing_logits: Sequence[Tensor],
-                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
-                cfg) -> List[InstanceData]:
+    def predict(self,
+                thing_logits: Sequence[Tensor],
+                kernel_maps: Sequence[Tensor],
+                mask_feats: Tensor,
+                cfg,
+                gt_positions: Optional[GtPositions] = None
+                ) -> List[InstanceData]:
         """Thing masks of every image of a batch (spec Sec. 4).
 
         Args:
@@ -99,8 +140,16 @@ class ThingGenerator(KernelEmbedding):
             mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
             cfg (ConfigDict): Inference settings (``pool_sizes``,
                 ``peaks_per_level``, ``thing_peak_thr``, ``use_fusion``,
-                ``fusion_sim_thr``, ``fusion_class_aware``, ``mask_thr``,
-                ``score_thr``, ``max_per_img``).
+                ``fusion_sim_thr``, ``fusion_class_aware``,
+                ``use_matrix_nms``, ``mask_thr``, ``score_thr``,
+                ``max_per_img``, ``upper_bound``).
+            gt_positions (list, optional): For ``cfg.upper_bound`` (the
+                paper's Table 10): per image and level, the flat positions
+                (n_l,) and classes (n_l,) of the ground-truth centres, used
+                instead of the predicted peaks. With ``'gt_position'`` the
+                label and score of a position are the predicted class with
+                the highest heat there; with ``'gt_position_class'`` the GT
+                class with score 1.
 
         Returns:
             list[InstanceData]: Per image ``masks`` (m, H/4, W/4)
@@ -113,9 +162,16 @@ class ThingGenerator(KernelEmbedding):
         labels = [[] for _ in range(num_imgs)]
         for level, (logits, kernel_map) in enumerate(
                 zip(thing_logits, kernel_maps)):
-            peaks = select_thing_peaks(logits, cfg.pool_sizes[level],
-                                       cfg.peaks_per_level,
-                                       cfg.thing_peak_thr)
+            if gt_positions is None:
+                peaks = select_thing_peaks(logits, cfg.pool_sizes[level],
+                                           cfg.peaks_per_level,
+                                           cfg.thing_peak_thr)
+            else:
+                peaks = [
+                    gt_position_peaks(logits[img], *gt_positions[img][level],
+                                      cfg.upper_bound)
+                    for img in range(num_imgs)
+                ]
             # the number of peaks differs between images
             for img, (img_scores, img_labels, positions) in enumerate(peaks):
                 kernels[img].append(
@@ -154,6 +210,12 @@ class ThingGenerator(KernelEmbedding):
         maskness = (probs * binary).sum(dim=(1, 2)) / (
             binary.sum(dim=(1, 2)) + 1e-6)
         scores = scores * maskness
+        if cfg.use_matrix_nms:
+            # decays the scores of masks that overlap a better one of the
+            # same class (mmdet's Matrix NMS, Gaussian kernel)
+            scores, labels, _, order = mask_matrix_nms(
+                binary, labels, scores, kernel='gaussian', sigma=2.0)
+            probs = probs[order]
         keep = (scores >= cfg.score_thr).nonzero().squeeze(1)
         order = scores[keep].argsort(descending=True, stable=True)
         keep = keep[order[:cfg.max_per_img]]

@@ -60,12 +60,14 @@ def draw_gaussian_heatmap(
         centers: Tensor,
         radii: Tensor,
         labels: Tensor,
+        sigma_factor: float = 3.0,
         eps: float = torch.finfo(torch.float64).eps) -> Tensor:
     """Draw one Gaussian per instance on its class channel, merged by max.
 
-    Every Gaussian has ``sigma = (2r + 1) / 3``, peak 1 at its centre, is
-    limited to the ``(2r + 1) x (2r + 1)`` window around the centre
-    (clipped at the map border) and values below ``eps * peak`` are 0.
+    Every Gaussian has ``sigma = (2r + 1) / sigma_factor``, peak 1 at its
+    centre, is limited to the ``(2r + 1) x (2r + 1)`` window around the
+    centre (clipped at the map border) and values below ``eps * peak`` are
+    0.
     All instances are drawn at once.
 
     Args:
@@ -74,6 +76,8 @@ def draw_gaussian_heatmap(
         centers (Tensor): Integer centres ``[y, x]``, shape (N, 2), long.
         radii (Tensor): Radii, shape (N,), long.
         labels (Tensor): Class channel of every instance, shape (N,).
+        sigma_factor (float): The Gaussian's diameter ``2r + 1`` over its
+            sigma (the reference's GAUSSIAN_SIGMA). Defaults to 3.
         eps (float): Relative cut-off of the Gaussian tails.
 
     Returns:
@@ -93,7 +97,7 @@ def draw_gaussian_heatmap(
     radii = radii.to(device)
     dy = torch.arange(height, device=device) - centers[:, :1]  # (N, h)
     dx = torch.arange(width, device=device) - centers[:, 1:]  # (N, w)
-    sigma = (2 * radii.float() + 1) / 3  # (N,)
+    sigma = (2 * radii.float() + 1) / sigma_factor  # (N,)
     dist2 = (dy[:, :, None]**2 + dx[:, None, :]**2).float()  # (N, h, w)
     gauss = torch.exp(-dist2 / (2 * sigma**2)[:, None, None])
     in_window = ((dy.abs() <= radii[:, None])[:, :, None]
@@ -148,8 +152,10 @@ def assign_levels(scales: Tensor,
     return ((scales[None] >= ranges[:, :1]) & (scales[None] <= ranges[:, 1:]))
 
 
-def topk_positive_kernels(guidance: Tensor, regions: Tensor,
-                          k: int) -> Tuple[Tensor, Tensor]:
+def topk_positive_kernels(guidance: Tensor,
+                          regions: Tensor,
+                          k: int,
+                          uniform: bool = False) -> Tuple[Tensor, Tensor]:
     """Pick the k most confident positions of every instance (Sec. 3.4).
 
     The guidance (sigmoid of the predicted thing heatmap at the GT class) is
@@ -157,11 +163,15 @@ def topk_positive_kernels(guidance: Tensor, regions: Tensor,
     their weights are the guidance values normalised to sum to 1. Picks
     outside the region (region smaller than k) have weight 0. The weights
     are not detached, so the dice loss also trains the position head.
+    With ``uniform`` the picks inside the region share equal, constant
+    weights instead (the "top-k without weighting" ablation).
 
     Args:
         guidance (Tensor): Guidance scores of shape (n, P), P = h_l * w_l.
         regions (Tensor): Candidate regions of shape (n, P), bool.
         k (int): Number of kernels per instance.
+        uniform (bool): Equal weights over the picks inside the region.
+            Defaults to False.
 
     Returns:
         tuple[Tensor, Tensor]: Flat positions (n, k), long, and weights
@@ -172,8 +182,11 @@ def topk_positive_kernels(guidance: Tensor, regions: Tensor,
                          f'of the same (n, P) shape, got '
                          f'{tuple(guidance.shape)} and '
                          f'{tuple(regions.shape)}')
-    scores = torch.where(regions.bool(), guidance, 0)
+    regions = regions.bool()
+    scores = torch.where(regions, guidance, 0)
     values, inds = scores.topk(min(k, scores.shape[1]), dim=1)
+    if uniform:
+        values = regions.gather(1, inds).to(values.dtype)
     missing = k - values.shape[1]
     if missing > 0:
         values = F.pad(values, (0, missing))
@@ -267,13 +280,17 @@ class PanopticFCNTargetGenerator:
     """Build the position, kernel and mask targets of one image.
 
     Things: soft stride-4 masks (bilinear), Gaussian heatmaps at the mass
-    centres on every level whose closed scale range holds ``sqrt(box
-    area)``, and per level up to ``max_things_per_level`` instances with
-    their candidate regions for the top-k kernels. All instances of a level
-    are drawn on its heatmap; only the kernel targets are capped.
+    (or box) centres on every level whose closed scale range holds
+    ``sqrt(box area)``, and per level up to ``max_things_per_level``
+    instances with their candidate regions for the top-k kernels. All
+    instances of a level are drawn on its heatmap; only the kernel targets
+    are capped.
     Stuff: the one-hot stuff map (channel 0 = all things, crowd included;
     ignore pixels all zero, i.e. negatives) resized to stride 4 and then to
-    every level; values < ``stuff_region_thr`` become 0.
+    every level; values < ``stuff_region_thr`` become 0. Without the
+    things channel (``stuff_with_things=False``, the reference's
+    ``WITH_THING: False``) stuff class v is channel v - 1 and thing pixels
+    are negatives like the ignore pixels.
 
     Args:
         num_things_classes (int): Thing classes (N_th). Defaults to 80.
@@ -294,6 +311,13 @@ class PanopticFCNTargetGenerator:
         thing_region_thr (float): Resized masks above it form the top-k
             candidate region. Defaults to 0.1.
         ignore_index (int): Void value of the stuff map. Defaults to 255.
+        center_type (str): ``'mass'`` (mean of the stride-4 mask's
+            positive pixels, the reference's default) or ``'box'`` (box
+            centre). Defaults to ``'mass'``.
+        gaussian_sigma_factor (float): Diameter ``2r + 1`` of a Gaussian
+            over its sigma. Defaults to 3.
+        stuff_with_things (bool): Stuff channel 0 holds all things.
+            Defaults to True.
     """
 
     def __init__(self,
@@ -307,7 +331,10 @@ class PanopticFCNTargetGenerator:
                  gaussian_overlap: float = 0.7,
                  stuff_region_thr: float = 0.5,
                  thing_region_thr: float = 0.1,
-                 ignore_index: int = 255) -> None:
+                 ignore_index: int = 255,
+                 center_type: str = 'mass',
+                 gaussian_sigma_factor: float = 3.0,
+                 stuff_with_things: bool = True) -> None:
         if len(strides) != len(scale_ranges):
             raise ValueError('PanopticFCNTargetGenerator: strides and '
                              'scale_ranges need one entry per level, got '
@@ -316,9 +343,13 @@ class PanopticFCNTargetGenerator:
             raise ValueError(f'PanopticFCNTargetGenerator: ignore_index '
                              f'{ignore_index} collides with the stuff '
                              f'labels 0..{num_stuff_classes}')
+        if center_type not in ('mass', 'box'):
+            raise ValueError('PanopticFCNTargetGenerator: center_type must '
+                             f"be 'mass' or 'box', got {center_type!r}")
         self.num_things_classes = num_things_classes
         self.num_stuff_classes = num_stuff_classes
-        self.num_stuff_channels = num_stuff_classes + 1
+        self.stuff_with_things = stuff_with_things
+        self.num_stuff_channels = num_stuff_classes + int(stuff_with_things)
         self.strides = tuple(strides)
         self.scale_ranges = tuple(tuple(r) for r in scale_ranges)
         self.encoder_stride = encoder_stride
@@ -327,6 +358,8 @@ class PanopticFCNTargetGenerator:
         self.stuff_region_thr = stuff_region_thr
         self.thing_region_thr = thing_region_thr
         self.ignore_index = ignore_index
+        self.center_type = center_type
+        self.gaussian_sigma_factor = gaussian_sigma_factor
 
     @torch.no_grad()
     def get_targets(
@@ -407,13 +440,16 @@ class PanopticFCNTargetGenerator:
                                                   gt_stuff_map.device)
         box_w = (boxes[:, 2] - boxes[:, 0]).clamp(min=0)
         box_h = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-        centers = mass_centers(thing_masks)  # (N, 2) at stride 4
-        # a tiny instance can vanish in the bilinear stride-4 mask: fall back
-        # to its box centre instead of a NaN mass centre
         box_centers = torch.stack(
             ((boxes[:, 1] + boxes[:, 3]) / 2,
              (boxes[:, 0] + boxes[:, 2]) / 2), dim=1) / self.encoder_stride
-        centers = torch.where(centers.isnan(), box_centers, centers)
+        if self.center_type == 'mass':
+            centers = mass_centers(thing_masks)  # (N, 2) at stride 4
+            # a tiny instance can vanish in the bilinear stride-4 mask: fall
+            # back to its box centre instead of a NaN mass centre
+            centers = torch.where(centers.isnan(), box_centers, centers)
+        else:
+            centers = box_centers
         assigned = assign_levels(torch.sqrt(box_w * box_h),
                                  self.scale_ranges)  # (L, N)
 
@@ -430,7 +466,8 @@ class PanopticFCNTargetGenerator:
                                     self.gaussian_overlap)
             thing_heatmaps.append(
                 draw_gaussian_heatmap(self.num_things_classes, (h_l, w_l),
-                                      level_centers, radii, labels[inds]))
+                                      level_centers, radii, labels[inds],
+                                      self.gaussian_sigma_factor))
             capped = slice(0, self.max_things_per_level)
             thing_centers.append(level_centers[capped, 0] * w_l +
                                  level_centers[capped, 1])
@@ -463,13 +500,17 @@ class PanopticFCNTargetGenerator:
         """
         void = stuff_map == self.ignore_index
         valid = void | ((stuff_map >= 0) &
-                        (stuff_map < self.num_stuff_channels))
+                        (stuff_map <= self.num_stuff_classes))
         if not bool(valid.all()):
             raise ValueError(
                 'get_targets: gt_stuff_map holds values '
                 f'{torch.unique(stuff_map[~valid]).tolist()}; expected 0 '
                 f'(things), 1..{self.num_stuff_classes} (stuff) or '
                 f'{self.ignore_index} (void)')
+        if not self.stuff_with_things:
+            # stuff v -> channel v - 1; thing pixels become negatives
+            stuff_map = stuff_map - 1
+            void |= stuff_map < 0
         # bincount, not unique: no sort of the full-resolution map
         counts = torch.bincount(
             torch.where(void, self.num_stuff_channels, stuff_map).flatten(),
