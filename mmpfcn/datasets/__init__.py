@@ -5,9 +5,14 @@ from .synthetic import (
     make_synthetic_panoptic,
     synthetic_metainfo,
 )
-from .transforms import GenerateStuffMap, LoadPanopticFCNAnnotations
+from .transforms import (
+    GenerateStuffMap,
+    LoadPanopticFCNAnnotations,
+    RandomCropWithInstance,
+)
 
 __all__ = [
     'GenerateStuffMap', 'LoadPanopticFCNAnnotations', 'PanopticFCNCocoDataset',
-    'SYNTHETIC_CATEGORIES', 'make_synthetic_panoptic', 'synthetic_metainfo'
+    'RandomCropWithInstance', 'SYNTHETIC_CATEGORIES',
+    'make_synthetic_panoptic', 'synthetic_metainfo'
 ]

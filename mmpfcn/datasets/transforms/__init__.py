@@ -1,6 +1,9 @@
-"""Data transforms that mmdet lacks: the checked panoptic loader and the
-stuff map with a "things" channel."""
+"""Data transforms that mmdet lacks: the checked panoptic loader, the
+stuff map with a "things" channel and the instance-aware random crop."""
+from .instance_crop import RandomCropWithInstance
 from .loading import LoadPanopticFCNAnnotations
 from .stuff_map import GenerateStuffMap
 
-__all__ = ['GenerateStuffMap', 'LoadPanopticFCNAnnotations']
+__all__ = [
+    'GenerateStuffMap', 'LoadPanopticFCNAnnotations', 'RandomCropWithInstance'
+]
