@@ -1,4 +1,6 @@
-"""Datasets: checked COCO panoptic, its transforms and the synthetic data."""
+"""Datasets: checked COCO panoptic, Cityscapes, Mapillary Vistas, their
+transforms and the synthetic data."""
+from .cityscapes_panoptic import CityscapesPanopticDataset
 from .coco_panoptic import PanopticFCNCocoDataset
 from .synthetic import (
     SYNTHETIC_CATEGORIES,
@@ -12,7 +14,8 @@ from .transforms import (
 )
 
 __all__ = [
-    'GenerateStuffMap', 'LoadPanopticFCNAnnotations', 'PanopticFCNCocoDataset',
+    'CityscapesPanopticDataset', 'GenerateStuffMap',
+    'LoadPanopticFCNAnnotations', 'PanopticFCNCocoDataset',
     'RandomCropWithInstance', 'SYNTHETIC_CATEGORIES',
     'make_synthetic_panoptic', 'synthetic_metainfo'
 ]

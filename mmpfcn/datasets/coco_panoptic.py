@@ -56,7 +56,9 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
       that ``filter_cfg`` drops from training.
 
     Each ``data_list`` entry holds ``img_path``, ``img_id``,
-    ``seg_map_path`` (``<seg prefix>/<image stem>.png``), ``height``,
+    ``seg_map_path`` (``<seg prefix>/<file_name of the image's
+    annotation>``, as the COCO panoptic format defines it; mmdet's
+    ``<image stem>.png`` for an image without annotation), ``height``,
     ``width``, ``instances`` (thing segments: ``bbox`` [x1, y1, x2, y2],
     ``bbox_label``, ``ignore_flag`` = iscrowd, ``segment_id``) and
     ``segments_info`` (every segment: ``id``, ``category`` label,
@@ -89,10 +91,17 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
         self.cat2label = {cat: label for label, cat in enumerate(self.cat_ids)}
         self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
 
+        # the PNG each annotation names (mmdet assumes <image stem>.png)
+        seg_files = {
+            ann['image_id']: ann['file_name']
+            for ann in self.coco.dataset['annotations'] if 'file_name' in ann
+        }
         data_list = []
         for img_id in self.coco.get_img_ids():
             raw_img_info = dict(
                 self.coco.load_imgs([img_id])[0], img_id=img_id)
+            if img_id in seg_files:
+                raw_img_info['seg_file_name'] = seg_files[img_id]
             raw_ann_info = self.coco.load_anns(
                 self.coco.get_ann_ids(img_ids=[img_id]))
             data_list.append(
@@ -235,8 +244,10 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
         data_info = dict(
             img_path=osp.join(self.data_prefix['img'], file_name),
             img_id=img_id,
-            seg_map_path=(osp.join(seg_prefix,
-                                   osp.splitext(file_name)[0] + '.png')
+            seg_map_path=(osp.join(
+                seg_prefix,
+                img_info.get('seg_file_name',
+                             osp.splitext(file_name)[0] + '.png'))
                           if seg_prefix else None),
             height=img_info['height'],
             width=img_info['width'],

@@ -1,19 +1,31 @@
 """Our PQ against the official Cityscapes panoptic evaluation
-(``cityscapesscripts.evaluation.evalPanopticSemanticLabeling``) on a small
-generated case in the Cityscapes panoptic format."""
+(``cityscapesscripts.evaluation.evalPanopticSemanticLabeling``): on small
+generated cases in the Cityscapes panoptic format, and end to end from a
+fake gtFine tree through our converter, dataset, pipeline and metric."""
 import contextlib
 import io
 import json
+import os
+import os.path as osp
+import sys
 
 import numpy as np
 import pytest
+import torch
 from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (
     evaluatePanoptic,
 )
 from cityscapesscripts.helpers.labels import labels as cs_labels
+from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
+from mmdet.evaluation.functional import INSTANCE_OFFSET
+from mmengine.config import Config
+from mmengine.structures import PixelData
 from panoptic_cases import annotations, make_case, write_split
 
-from mmpfcn.evaluation.functional import evaluate_panoptic
+from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation.functional import evaluate_panoptic, read_panoptic_png
+from mmpfcn.registry import DATASETS
+from mmpfcn.utils import register_all_modules
 
 # The categories file createPanopticImgs.py writes: official label ids.
 CS_CATEGORIES = [
@@ -89,3 +101,154 @@ def test_matches_cityscapes_official_evaluation(tmp_path):
             for key in ('pq', 'sq', 'rq'):
                 assert ours['per_class'][int(cat_id)][key] == pytest.approx(
                     res[key], abs=1e-9), (engine, cat_id, key)
+
+
+# ------------------------------------------------ the whole Cityscapes path
+# fake gtFine tree -> our converter -> CityscapesPanopticDataset -> the test
+# pipeline of the config -> PanopticFCNMetric, against the official
+# createPanopticImgs ground truth scored by the official evaluation.
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
+from street_scenes import write_cityscapes_tree  # noqa: E402
+
+
+@pytest.fixture(scope='module')
+def cs_val(tmp_path_factory, load_tool):
+    """The converted val split of a fake tree (3 images in 2 cities), its
+    dataset with the config's test pipeline, and the official GT."""
+    root = str(tmp_path_factory.mktemp('cityscapes'))
+    write_cityscapes_tree(root, height=64, width=128, images_per_city=2,
+                          seed=5, splits={'val': ('frankfurt', 'lindau')})
+    converter = load_tool('dataset_converters/cityscapes_panoptic.py')
+    converter.convert(root, splits=('val', ))
+    os.makedirs(osp.join(root, 'official'))
+    with contextlib.redirect_stdout(io.StringIO()):
+        convert2panoptic(osp.join(root, 'gtFine'), osp.join(root,
+                                                             'official'),
+                         setNames=['val'])
+    register_all_modules()
+    cfg = Config.fromfile(
+        osp.join(ROOT, 'configs/_base_/datasets/cityscapes_panoptic.py'))
+    dataset_cfg = cfg.val_dataloader.dataset
+    dataset_cfg.data_root = root + '/'
+    dataset = DATASETS.build(dataset_cfg)
+    return root, dataset
+
+
+def _prediction(dataset, index, rng=None):
+    """The image's data sample (from the test pipeline) with the GT as
+    prediction, perturbed if ``rng`` is given: a thing relabelled, a thing
+    dropped, a thing shifted, part of a stuff region void, and a false
+    'bicycle' in the sky."""
+    info = dataset.get_data_info(index)
+    id_map = read_panoptic_png(info['seg_map_path'])
+    num_things = len(dataset.metainfo['thing_classes'])
+    num_classes = len(dataset.metainfo['classes'])
+    pan = np.full(id_map.shape, num_classes, np.int64)
+    segments = info['segments_info']
+    things = [k for k, s in enumerate(segments)
+              if s['category'] < num_things and not s['iscrowd']]
+    for k, seg in enumerate(segments, start=1):
+        mask = id_map == seg['id']
+        label = seg['category']
+        if rng is not None and things and k - 1 == things[0]:
+            label = (label + 1) % num_things  # wrong class
+        if rng is not None and len(things) > 1 and k - 1 == things[1]:
+            continue  # missed
+        if rng is not None and len(things) > 2 and k - 1 == things[2]:
+            mask = np.roll(mask, (2, 3), (0, 1))  # shifted
+        if rng is not None and label == dataset.metainfo['classes'].index(
+                'road'):
+            cut = int(rng.integers(20, 90))
+            mask = mask & (np.arange(mask.shape[1]) >= cut)[None]
+        pan[mask] = label + (k * INSTANCE_OFFSET
+                             if label < num_things else 0)
+    if rng is not None:
+        y, x = rng.integers(0, 8), rng.integers(0, 100)
+        pan[y:y + 6, x:x + 10] = dataset.metainfo['classes'].index(
+            'bicycle') + 99 * INSTANCE_OFFSET
+    sample = dataset[index]['data_samples']
+    sample.pred_panoptic_seg = PixelData(sem_seg=torch.from_numpy(pan)[None])
+    return sample
+
+
+def _run(metric, samples):
+    metric.process({}, samples)
+    with contextlib.redirect_stdout(io.StringIO()):
+        return metric.evaluate(len(samples))
+
+
+def test_ground_truth_against_itself_is_pq_100(cs_val):
+    root, dataset = cs_val
+    metric = PanopticFCNMetric(
+        ann_file=osp.join(root, 'annotations/cityscapes_panoptic_val.json'),
+        seg_prefix=osp.join(root, 'annotations/cityscapes_panoptic_val'))
+    metric.dataset_meta = dataset.metainfo
+    results = _run(metric,
+                   [_prediction(dataset, i) for i in range(len(dataset))])
+    for key in ('PQ', 'PQ_th', 'PQ_st'):
+        assert results[f'coco_panoptic/{key}'] == pytest.approx(100.0)
+
+
+def test_perturbed_predictions_match_the_official_script(
+        cs_val, tmp_path, load_tool):
+    root, dataset = cs_val
+    rng = np.random.default_rng(3)
+    samples = [_prediction(dataset, i, rng) for i in range(len(dataset))]
+    ann_file = osp.join(root, 'annotations/cityscapes_panoptic_val.json')
+    seg_prefix = osp.join(root, 'annotations/cityscapes_panoptic_val')
+    metric = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix)
+    metric.dataset_meta = dataset.metainfo
+    ours = _run(metric, samples)
+    assert 30 < ours['coco_panoptic/PQ'] < 95
+
+    # the same predictions written as files (tools/test.py format_only)
+    prefix = str(tmp_path / 'cs')
+    writer = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix,
+                               format_only=True, outfile_prefix=prefix)
+    writer.dataset_meta = dataset.metainfo
+    assert _run(writer, samples) == {}
+    # ... scored by the official script against the official GT, whose
+    # image ids are the Cityscapes names
+    with open(ann_file) as f:
+        names = {img['id']: osp.basename(img['file_name'])[:-16]
+                 for img in json.load(f)['images']}
+    with open(f'{prefix}.panoptic.json') as f:
+        predictions = json.load(f)
+    for ann in predictions['annotations']:
+        ann['image_id'] = names[ann['image_id']]
+    official_pred = str(tmp_path / 'official_ids.json')
+    with open(official_pred, 'w') as f:
+        json.dump(predictions, f)
+    with contextlib.redirect_stdout(io.StringIO()):
+        evaluatePanoptic(
+            osp.join(root, 'official/cityscapes_panoptic_val.json'),
+            osp.join(root, 'official/cityscapes_panoptic_val'),
+            official_pred, f'{prefix}.panoptic',
+            str(tmp_path / 'official.json'))
+    official = json.loads((tmp_path / 'official.json').read_text())
+    for group, suffix in (('All', ''), ('Things', '_th'), ('Stuff', '_st')):
+        for key in ('pq', 'sq', 'rq'):
+            assert ours[f'coco_panoptic/{key.upper()}{suffix}'] / 100 == \
+                pytest.approx(official[group][key], abs=1e-9), (group, key)
+
+    # and the tool that runs both on our converted GT says the same
+    tool = load_tool('analysis_tools/cityscapes_eval.py')
+    out = str(tmp_path / 'both.json')
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        assert tool.main([f'{prefix}.panoptic.json', f'{prefix}.panoptic',
+                          '--gt-json', ann_file, '--out', out]) == 0
+    assert 'official cityscapesscripts:' in printed.getvalue()
+    with open(out) as f:
+        both = json.load(f)
+    assert both['max_difference'] <= 1e-9
+    assert both['official']['All']['pq'] == pytest.approx(
+        official['All']['pq'], abs=1e-12)
+
+
+def test_eval_tool_reports_missing_files(load_tool, tmp_path, capsys):
+    tool = load_tool('analysis_tools/cityscapes_eval.py')
+    missing = str(tmp_path / 'none.json')
+    assert tool.main([missing, str(tmp_path), '--gt-json', missing]) == 1
+    assert f'{missing} does not exist' in capsys.readouterr().err

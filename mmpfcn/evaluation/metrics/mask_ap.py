@@ -51,7 +51,8 @@ def evaluate_mask_ap(
 
     Args:
         images (Sequence[dict]): ``{'id', 'height', 'width'}`` of every
-            evaluated image (images without any instance included).
+            evaluated image (images without any instance included); ids
+            may be any hashable (e.g. Mapillary's strings).
         categories (Sequence[dict]): ``{'id', 'name'}`` of the thing
             categories.
         gt_instances (Sequence[dict]): ``{'image_id', 'category_id',
@@ -83,6 +84,16 @@ def evaluate_mask_ap(
             for cat in categories
         }, 'no detections: mask AP is 0'
 
+    if not all(isinstance(img['id'], int) and img['id'] >= 0
+               for img in images):
+        # COCOeval (hotcoco's in particular) takes integer image ids;
+        # Mapillary's are strings. The numbering stays inside this function.
+        index = {img['id']: i for i, img in enumerate(images)}
+        images = [dict(img, id=index[img['id']]) for img in images]
+        gt_instances = [dict(ann, image_id=index[ann['image_id']])
+                        for ann in gt_instances]
+        detections = [dict(det, image_id=index[det['image_id']])
+                      for det in detections]
     gt_boxes = _boxes([ann['segmentation'] for ann in gt_instances])
     det_boxes = _boxes([det['segmentation'] for det in detections])
     gt_dataset = dict(

@@ -378,12 +378,11 @@ class PanopticFCNMetric(BaseMetric):
         pan = self._panoptic_map(sample, info, name)
         segments, ids, seg_ids = self._panoptic_segments(
             pan, sample['pred_panoptic_seg'].get('ignore_index'), name)
-        png_dir = f'{self.outfile_prefix}.panoptic'
-        os.makedirs(png_dir, exist_ok=True)
         file_name = osp.splitext(info['file_name'])[0] + '.png'
-        write_panoptic_png(
-            osp.join(png_dir, file_name),
-            seg_ids[np.searchsorted(ids, pan)])
+        # file names may have folders (Cityscapes: <city>/<name>.png)
+        png_path = osp.join(f'{self.outfile_prefix}.panoptic', file_name)
+        os.makedirs(osp.dirname(png_path), exist_ok=True)
+        write_panoptic_png(png_path, seg_ids[np.searchsorted(ids, pan)])
         isthing = {c['id']: c['isthing'] for c in self.gt.categories}
         return dict(
             image_id=sample['img_id'],

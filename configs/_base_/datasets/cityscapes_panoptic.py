@@ -1,0 +1,88 @@
+# Cityscapes panoptic (fine annotations; 8 thing classes first, then 11
+# stuff), as written by tools/dataset_converters/cityscapes_panoptic.py
+# from the official gtFine tree. Panoptic FCN's recipe: images rescaled by
+# 0.5..2.0, random 512x1024 crops that keep a thing instance in view, flip
+# 0.5; test single-scale at the full 1024x2048. Batch 8 per GPU x 4 GPUs =
+# 32 crops.
+dataset_type = 'CityscapesPanopticDataset'
+data_root = 'data/cityscapes/'
+num_things_classes = 8
+num_stuff_classes = 11
+backend_args = None
+
+train_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='LoadPanopticFCNAnnotations', backend_args=backend_args),
+    dict(
+        type='RandomResize',
+        scale=(2048, 1024),
+        ratio_range=(0.5, 2.0),
+        resize_type='Resize',
+        keep_ratio=True),
+    dict(type='RandomCropWithInstance', crop_size=(512, 1024)),
+    dict(type='RandomFlip', prob=0.5),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
+    dict(type='PackDetInputs')
+]
+test_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(type='Resize', scale=(2048, 1024), keep_ratio=True),
+    dict(
+        type='LoadPanopticFCNAnnotations',
+        with_eval_rle=True,
+        backend_args=backend_args),
+    dict(
+        type='GenerateStuffMap',
+        num_things_classes=num_things_classes,
+        num_stuff_classes=num_stuff_classes),
+    dict(
+        type='PackDetInputs',
+        meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
+                   'scale_factor', 'gt_panoptic_rle'))
+]
+
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/cityscapes_panoptic_train.json',
+        data_prefix=dict(
+            img='leftImg8bit/train/',
+            seg='annotations/cityscapes_panoptic_train/'),
+        filter_cfg=dict(filter_empty_gt=True, min_size=32),
+        pipeline=train_pipeline,
+        backend_args=backend_args))
+val_dataloader = dict(
+    batch_size=1,
+    num_workers=2,
+    persistent_workers=True,
+    drop_last=False,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        ann_file='annotations/cityscapes_panoptic_val.json',
+        data_prefix=dict(
+            img='leftImg8bit/val/',
+            seg='annotations/cityscapes_panoptic_val/'),
+        test_mode=True,
+        pipeline=test_pipeline,
+        backend_args=backend_args))
+test_dataloader = val_dataloader
+
+# PQ / SQ / RQ, mask AP and mIoU with our engine; the same PQ as the
+# official cityscapesscripts evaluation (tools/analysis_tools/
+# cityscapes_eval.py runs both on written predictions).
+val_evaluator = dict(
+    type='PanopticFCNMetric',
+    ann_file=data_root + 'annotations/cityscapes_panoptic_val.json',
+    seg_prefix=data_root + 'annotations/cityscapes_panoptic_val/',
+    backend_args=backend_args)
+test_evaluator = val_evaluator
