@@ -2,6 +2,7 @@
 transforms and the synthetic data."""
 from .cityscapes_panoptic import CityscapesPanopticDataset
 from .coco_panoptic import PanopticFCNCocoDataset
+from .mapillary_panoptic import MapillaryVistasPanopticDataset
 from .synthetic import (
     SYNTHETIC_CATEGORIES,
     make_synthetic_panoptic,
@@ -15,7 +16,8 @@ from .transforms import (
 
 __all__ = [
     'CityscapesPanopticDataset', 'GenerateStuffMap',
-    'LoadPanopticFCNAnnotations', 'PanopticFCNCocoDataset',
+    'LoadPanopticFCNAnnotations', 'MapillaryVistasPanopticDataset',
+    'PanopticFCNCocoDataset',
     'RandomCropWithInstance', 'SYNTHETIC_CATEGORIES',
     'make_synthetic_panoptic', 'synthetic_metainfo'
 ]

@@ -67,6 +67,9 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
 
     Args: as :class:`~mmdet.datasets.CocoPanopticDataset`.
     """
+    #: Warn when the JSON does not list its thing categories first (off in
+    #: subclasses whose files are known to mix them).
+    warn_category_order = True
 
     def load_data_list(self) -> list[dict]:
         """Load the JSON, fix the label order and parse every image.
@@ -169,7 +172,7 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
                    [cat for cat in in_file if not cat['isthing']])
         ordered_names = [cat['name'] for cat in ordered]
         label_to_id = {i: cat['id'] for i, cat in enumerate(ordered)}
-        if in_file != ordered:
+        if in_file != ordered and self.warn_category_order:
             print_log(
                 f'{self.ann_file} does not list its thing categories first; '
                 'labels are things first, each group in file order (label: '

@@ -22,7 +22,7 @@ CONFIGS = sorted(
 
 
 def test_all_paper_models_have_a_config():
-    assert len(CONFIGS) == 16
+    assert len(CONFIGS) == 18
     assert 'panoptic-fcn_r18_fpn_synthetic-panoptic.py' in CONFIGS
 
 

@@ -14,10 +14,15 @@ from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
-from street_scenes import write_cityscapes_tree  # noqa: E402
+from street_scenes import (  # noqa: E402
+    write_cityscapes_tree,
+    write_mapillary_tree,
+)
 
 CITYSCAPES = 'panoptic-fcn_r50_fpn_4xb8-65k_cityscapes-panoptic.py'
 CITYSCAPES_STAR = 'panoptic-fcn-star_r50_fpn_4xb8-65k_cityscapes-panoptic.py'
+MAPILLARY = 'panoptic-fcn_r50_fpn_150k_mapillary-panoptic.py'
+MAPILLARY_STAR = 'panoptic-fcn-star_r50_fpn_150k_mapillary-panoptic.py'
 STREET_RANGES = ((1, 128), (64, 256), (128, 512), (256, 1024), (512, 2048))
 
 
@@ -49,6 +54,36 @@ def test_cityscapes_configs_follow_the_paper():
     # real paths stay in the configs
     assert cfg.train_dataloader.dataset.data_root == 'data/cityscapes/'
     star = load(CITYSCAPES_STAR)
+    assert star.model.panoptic_head.feature_encoder.use_dcn is True
+    assert star.model.panoptic_head.feature_encoder.feat_channels == 256
+
+
+def test_mapillary_configs_follow_the_paper():
+    cfg = load(MAPILLARY)
+    head = cfg.model.panoptic_head
+    assert (head.num_things_classes, head.num_stuff_classes) == (37, 28)
+    assert head.target_generator.scale_ranges == \
+        STREET_RANGES[:4] + ((512, 4096), )
+    assert head.target_generator.max_things_per_level == 400
+    assert head.loss_seg.loss_weight == 3.0
+    assert head.pos_num == 3
+    test_cfg = cfg.model.test_cfg
+    assert (test_cfg.mask_thr, test_cfg.fusion_sim_thr,
+            test_cfg.thing_peak_thr, test_cfg.stuff_score_thr,
+            test_cfg.peaks_per_level, test_cfg.max_per_img) == (0.5, 0.95,
+                                                                0.2, 0.1,
+                                                                100, 200)
+    assert cfg.optim_wrapper.optimizer.lr == 0.02
+    assert cfg.train_cfg.max_iters == cfg.param_scheduler[1].end == 150000
+    assert cfg.train_dataloader.batch_size * 8 == 32
+    pipeline = {t.type: t for t in cfg.train_pipeline}
+    assert [s[1] for s in pipeline['RandomResize'].scale] == [1024, 2048]
+    assert pipeline['RandomCropWithInstance'].crop_size == (1024, 1024)
+    dataset = cfg.train_dataloader.dataset
+    assert dataset.version == 'v1.2'
+    assert dataset.data_root == 'data/mapillary_vistas/'
+    assert dataset.ann_file == 'training/v1.2/panoptic/panoptic_2018.json'
+    star = load(MAPILLARY_STAR)
     assert star.model.panoptic_head.feature_encoder.use_dcn is True
     assert star.model.panoptic_head.feature_encoder.feat_channels == 256
 
@@ -125,5 +160,20 @@ def train_and_validate(cfg: Config) -> dict:
 def test_cityscapes_config_trains(name, cityscapes_root, tmp_path):
     cfg = shrink(load(name), cityscapes_root, str(tmp_path),
                  image_scale=(128, 64), crop=(32, 64))
+    metrics = train_and_validate(cfg)
+    assert all(0 <= value <= 100 for value in metrics.values())
+
+
+@pytest.fixture(scope='module')
+def mapillary_root(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('mapillary'))
+    return write_mapillary_tree(root, height=64, width=96, versions=('v1.2',
+                                                                     ))
+
+
+@pytest.mark.parametrize('name', [MAPILLARY, MAPILLARY_STAR])
+def test_mapillary_config_trains(name, mapillary_root, tmp_path):
+    cfg = shrink(load(name), mapillary_root, str(tmp_path),
+                 image_scale=(256, 64), crop=(48, 48))
     metrics = train_and_validate(cfg)
     assert all(0 <= value <= 100 for value in metrics.values())

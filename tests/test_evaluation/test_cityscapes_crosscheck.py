@@ -11,19 +11,16 @@ import sys
 
 import numpy as np
 import pytest
-import torch
 from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (
     evaluatePanoptic,
 )
 from cityscapesscripts.helpers.labels import labels as cs_labels
 from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
-from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmengine.config import Config
-from mmengine.structures import PixelData
 from panoptic_cases import annotations, make_case, write_split
 
 from mmpfcn.evaluation import PanopticFCNMetric
-from mmpfcn.evaluation.functional import evaluate_panoptic, read_panoptic_png
+from mmpfcn.evaluation.functional import evaluate_panoptic
 from mmpfcn.registry import DATASETS
 from mmpfcn.utils import register_all_modules
 
@@ -110,7 +107,10 @@ def test_matches_cityscapes_official_evaluation(tmp_path):
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
-from street_scenes import write_cityscapes_tree  # noqa: E402
+from street_scenes import (  # noqa: E402
+    predicted_sample,
+    write_cityscapes_tree,
+)
 
 
 @pytest.fixture(scope='module')
@@ -136,43 +136,6 @@ def cs_val(tmp_path_factory, load_tool):
     return root, dataset
 
 
-def _prediction(dataset, index, rng=None):
-    """The image's data sample (from the test pipeline) with the GT as
-    prediction, perturbed if ``rng`` is given: a thing relabelled, a thing
-    dropped, a thing shifted, part of a stuff region void, and a false
-    'bicycle' in the sky."""
-    info = dataset.get_data_info(index)
-    id_map = read_panoptic_png(info['seg_map_path'])
-    num_things = len(dataset.metainfo['thing_classes'])
-    num_classes = len(dataset.metainfo['classes'])
-    pan = np.full(id_map.shape, num_classes, np.int64)
-    segments = info['segments_info']
-    things = [k for k, s in enumerate(segments)
-              if s['category'] < num_things and not s['iscrowd']]
-    for k, seg in enumerate(segments, start=1):
-        mask = id_map == seg['id']
-        label = seg['category']
-        if rng is not None and things and k - 1 == things[0]:
-            label = (label + 1) % num_things  # wrong class
-        if rng is not None and len(things) > 1 and k - 1 == things[1]:
-            continue  # missed
-        if rng is not None and len(things) > 2 and k - 1 == things[2]:
-            mask = np.roll(mask, (2, 3), (0, 1))  # shifted
-        if rng is not None and label == dataset.metainfo['classes'].index(
-                'road'):
-            cut = int(rng.integers(20, 90))
-            mask = mask & (np.arange(mask.shape[1]) >= cut)[None]
-        pan[mask] = label + (k * INSTANCE_OFFSET
-                             if label < num_things else 0)
-    if rng is not None:
-        y, x = rng.integers(0, 8), rng.integers(0, 100)
-        pan[y:y + 6, x:x + 10] = dataset.metainfo['classes'].index(
-            'bicycle') + 99 * INSTANCE_OFFSET
-    sample = dataset[index]['data_samples']
-    sample.pred_panoptic_seg = PixelData(sem_seg=torch.from_numpy(pan)[None])
-    return sample
-
-
 def _run(metric, samples):
     metric.process({}, samples)
     with contextlib.redirect_stdout(io.StringIO()):
@@ -186,7 +149,7 @@ def test_ground_truth_against_itself_is_pq_100(cs_val):
         seg_prefix=osp.join(root, 'annotations/cityscapes_panoptic_val'))
     metric.dataset_meta = dataset.metainfo
     results = _run(metric,
-                   [_prediction(dataset, i) for i in range(len(dataset))])
+                   [predicted_sample(dataset, i) for i in range(len(dataset))])
     for key in ('PQ', 'PQ_th', 'PQ_st'):
         assert results[f'coco_panoptic/{key}'] == pytest.approx(100.0)
 
@@ -195,7 +158,11 @@ def test_perturbed_predictions_match_the_official_script(
         cs_val, tmp_path, load_tool):
     root, dataset = cs_val
     rng = np.random.default_rng(3)
-    samples = [_prediction(dataset, i, rng) for i in range(len(dataset))]
+    samples = [
+        predicted_sample(dataset, i, rng, cut_class='road',
+                         false_class='bicycle')
+        for i in range(len(dataset))
+    ]
     ann_file = osp.join(root, 'annotations/cityscapes_panoptic_val.json')
     seg_prefix = osp.join(root, 'annotations/cityscapes_panoptic_val')
     metric = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix)

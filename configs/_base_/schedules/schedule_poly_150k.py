@@ -1,0 +1,33 @@
+# Panoptic FCN's Mapillary Vistas schedule: 150000 iterations of 32 crops,
+# SGD lr 0.02, no weight decay on norm layers, gradients clipped BY VALUE
+# at 15, poly decay (power 0.9) from iteration 0 times a 1000-iteration
+# linear warm-up from 0.001 (detectron2's WarmupPolyLR).
+max_iters = 150000
+
+train_cfg = dict(
+    type='IterBasedTrainLoop', max_iters=max_iters, val_interval=10000)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
+        end=1000),
+    dict(
+        type='PolyLR',
+        power=0.9,
+        eta_min=0.0,
+        by_epoch=False,
+        begin=0,
+        end=max_iters)
+]
+
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(type='SGD', lr=0.02, momentum=0.9, weight_decay=1e-4),
+    paramwise_cfg=dict(norm_decay_mult=0.0),
+    clip_grad=dict(type='value', clip_value=15))
+
+# the reference does not scale the LR; set enable=True (with
+# --auto-scale-lr) to scale it linearly for other total batch sizes
+auto_scale_lr = dict(enable=False, base_batch_size=32)
