@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image
 
 from mmpfcn.evaluation.functional.panoptic_io import write_panoptic_png
+from mmpfcn.evaluation.functional.rle import distinct_values
 
 INSTANCE_SUFFIX = '_gtFine_instanceIds.png'
 LABEL_SUFFIX = '_gtFine_labelIds.png'
@@ -148,9 +149,10 @@ def convert_image(task: Tuple[str, str, str, str, int]) -> Dict:
                     f'{path} is {other.size[0]}x{other.size[1]} (WxH) but '
                     f'{inst_path} is {width}x{height}')
 
-    ids, inverse, areas = np.unique(inst, return_inverse=True,
-                                    return_counts=True)
-    inverse = inverse.reshape(height, width)
+    # np.unique(return_inverse=True) sorts every pixel: 5x slower
+    ids = distinct_values(inst)  # (K,) ascending
+    inverse = np.searchsorted(ids, inst)  # (H, W) segment index per pixel
+    areas = np.bincount(inverse.ravel(), minlength=len(ids))  # (K,)
     id2label = {lb.id: lb for lb in cityscapes_labels()}
     semantic = np.where(ids < 1000, ids, ids // 1000)
     unknown = sorted({int(s) for s in semantic} - id2label.keys())
