@@ -28,7 +28,9 @@ model = dict(
         init_cfg=dict(
             type='Pretrained',
             checkpoint='open-mmlab://detectron2/resnet50_caffe')),
-    # P2..P7: P6 from the P5 output, P7 from ReLU(P6)
+    # P2..P7: P6 from the P5 output, P7 from ReLU(P6). Every conv starts
+    # as in detectron2 (c2_xavier_fill = mmengine's Caffe2Xavier: Kaiming
+    # uniform with a=1, bound sqrt(3 / fan_in), bias 0), not mmdet's Xavier.
     neck=dict(
         type='FPN',
         in_channels=[256, 512, 1024, 2048],
@@ -36,7 +38,8 @@ model = dict(
         start_level=0,
         add_extra_convs='on_output',
         relu_before_extra_convs=True,
-        num_outs=6),
+        num_outs=6,
+        init_cfg=dict(type='Caffe2Xavier', layer='Conv2d')),
     semantic_fpn=dict(
         type='SemanticFPN',
         in_channels=256,

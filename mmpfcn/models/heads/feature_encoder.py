@@ -4,7 +4,7 @@ generated kernel is convolved with."""
 from mmengine.model import BaseModule
 from torch import Tensor
 
-from mmpfcn.models.heads.kernel_generator import conv_stack
+from mmpfcn.models.layers.conv_stack import conv_stack, init_conv_stack
 from mmpfcn.models.layers.coord import cat_coords
 from mmpfcn.registry import MODELS
 
@@ -15,8 +15,11 @@ class FeatureEncoder(BaseModule):
 
     The ReLU follows the last conv too and there is no norm, as in the
     reference. The enhanced ("star") model uses DCNv2 convs and
-    ``feat_channels=256``. The convs keep ConvModule's Kaiming init (no
-    norm layer follows them, so activations keep their scale).
+    ``feat_channels=256``. Initialised as the reference
+    (:func:`~mmpfcn.models.layers.conv_stack.init_conv_stack`): PyTorch's
+    default conv init (std 1 / sqrt(3 fan_in), about 0.012 on the first
+    conv of the R50 model), DCNv2 weights Kaiming uniform for ReLU. With
+    no norm after them, F_e starts small; an ``init_cfg`` overrides this.
 
     Parameter names: ``convs.{i}.conv`` corresponds to the reference's
     ``feature_encoder.encode_head.encode_head_head_{i+1}``.
@@ -51,6 +54,13 @@ class FeatureEncoder(BaseModule):
             num_convs,
             norm_cfg=None,
             use_dcn=use_dcn)
+
+    def init_weights(self) -> None:
+        """The reference's init (:func:`init_conv_stack`); an ``init_cfg``
+        is applied on top."""
+        if not self.is_init:
+            init_conv_stack(self.convs)
+        super().init_weights()
 
     def forward(self, x: Tensor) -> Tensor:
         """Encode F_h.

@@ -3,63 +3,17 @@ predicts object centres (things) and regions (stuff), and a kernel head
 that predicts a kernel at every position; both are shared over P3..P7."""
 from typing import List, Sequence, Tuple
 
-from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
-from mmengine.model.weight_init import constant_init, normal_init
+from mmengine.model.weight_init import normal_init
 from torch import Tensor, nn
 
+from mmpfcn.models.layers.conv_stack import conv_stack, init_conv_stack
 from mmpfcn.models.layers.coord import cat_coords
 from mmpfcn.registry import MODELS
 
 GN32 = dict(type='GN', num_groups=32, requires_grad=True)
 # bias of the position outputs: -log((1 - 0.1) / 0.1), a 0.1 focal prior
 FOCAL_PRIOR_BIAS = -2.19
-
-
-def conv_stack(in_channels: int,
-               feat_channels: int,
-               num_convs: int,
-               norm_cfg: dict = None,
-               use_dcn: bool = False) -> nn.Sequential:
-    """``num_convs`` x [3x3 conv, norm, ReLU] (DCNv2 convs if ``use_dcn``).
-
-    With a norm the convs have no bias; a DCNv2 conv (mmcv
-    ``ModulatedDeformConv2dPack``) owns its 27-channel offset/mask conv
-    ``conv.conv_offset`` (split into offset part 1, part 2 and the
-    sigmoid mask), zero-initialised, as in the reference.
-
-    Args:
-        in_channels (int): Input channels of the first conv.
-        feat_channels (int): Output channels of every conv.
-        num_convs (int): Number of blocks (0 gives an identity).
-        norm_cfg (dict, optional): Norm layer config; None for no norm.
-        use_dcn (bool): Use modulated deformable convs. Defaults to False.
-
-    Returns:
-        nn.Sequential: The blocks.
-    """
-    conv_cfg = dict(type='DCNv2') if use_dcn else None
-    return nn.Sequential(*[
-        ConvModule(
-            in_channels if i == 0 else feat_channels,
-            feat_channels,
-            3,
-            padding=1,
-            conv_cfg=conv_cfg,
-            norm_cfg=norm_cfg) for i in range(num_convs)
-    ])
-
-
-def init_conv_stack(stack: nn.Sequential, std: float = 0.01) -> None:
-    """N(0, std) weights, zero biases and unit norms for a conv stack.
-
-    DCNv2 offset/mask convs are left at their zero init so training starts
-    from a regular grid with masks 0.5.
-    """
-    for block in stack:
-        normal_init(block.conv, std=std, bias=0)
-        if block.with_norm:
-            constant_init(block.norm, 1, bias=0)
 
 
 @MODELS.register_module()
@@ -107,11 +61,16 @@ class PositionHead(BaseModule):
         self.out_sem = nn.Conv2d(out_in, num_stuff_channels, 3, padding=1)
 
     def init_weights(self) -> None:
-        """N(0, 0.01) convs; outputs with the focal prior bias -2.19."""
+        """The reference's init: the convs as :func:`init_conv_stack`
+        (DCNv2 weights Kaiming uniform for ReLU, offset/mask convs and
+        plain convs PyTorch's default, GN 1 / 0); ``out_inst`` and
+        ``out_sem`` N(0, 0.01) with the focal prior bias -2.19. An
+        ``init_cfg`` is applied on top."""
+        if not self.is_init:
+            init_conv_stack(self.convs)
+            normal_init(self.out_inst, std=0.01, bias=FOCAL_PRIOR_BIAS)
+            normal_init(self.out_sem, std=0.01, bias=FOCAL_PRIOR_BIAS)
         super().init_weights()
-        init_conv_stack(self.convs)
-        normal_init(self.out_inst, std=0.01, bias=FOCAL_PRIOR_BIAS)
-        normal_init(self.out_sem, std=0.01, bias=FOCAL_PRIOR_BIAS)
 
     def forward(self, x: Tensor) -> Tuple[Tensor, Tensor]:
         """Position logits of one level.
@@ -165,10 +124,13 @@ class KernelHead(BaseModule):
         self.out_conv = nn.Conv2d(out_in, feat_channels, 3, padding=1)
 
     def init_weights(self) -> None:
-        """N(0, 0.01) weights, zero biases."""
+        """The reference's init: the convs PyTorch's default (GN 1 / 0,
+        see :func:`init_conv_stack`); ``out_conv`` N(0, 0.01), bias 0.
+        An ``init_cfg`` is applied on top."""
+        if not self.is_init:
+            init_conv_stack(self.convs)
+            normal_init(self.out_conv, std=0.01, bias=0)
         super().init_weights()
-        init_conv_stack(self.convs)
-        normal_init(self.out_conv, std=0.01, bias=0)
 
     def forward(self, x: Tensor) -> Tensor:
         """Kernel map of one level.

@@ -1,3 +1,4 @@
+from .conv_stack import conv_stack, init_conv_stack
 from .coord import cat_coords, coord_features
 from .kernel_embedding import KernelEmbedding
 from .kernel_fusion import class_mean_kernels, kernel_fusion
@@ -5,5 +6,6 @@ from .panoptic_merge import argmax_merge, heuristic_merge
 
 __all__ = [
     'KernelEmbedding', 'argmax_merge', 'cat_coords', 'class_mean_kernels',
-    'coord_features', 'heuristic_merge', 'kernel_fusion'
+    'conv_stack', 'coord_features', 'heuristic_merge', 'init_conv_stack',
+    'kernel_fusion'
 ]

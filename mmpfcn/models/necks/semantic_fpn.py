@@ -32,7 +32,9 @@ class SemanticFPN(BaseModule):
     bilinearly to P2's size and sums all four.
 
     Parameter names ``p{2..5}.{2*j}.conv`` / ``.gn`` correspond to the
-    reference's ``semantic_fpn.p{2..5}.{2*j}`` / ``.norm``.
+    reference's ``semantic_fpn.p{2..5}.{2*j}`` / ``.norm``. The convs start
+    as the reference's (detectron2's ``c2_msra_fill``, Kaiming normal with
+    ``mode='fan_out'`` for ReLU), which is ConvModule's own init; GN 1 / 0.
 
     Args:
         in_channels (int): Channels of every input level. Defaults to 256.
@@ -45,7 +47,7 @@ class SemanticFPN(BaseModule):
         mode (str): ``'semantic_fpn'``, ``'p2'`` or ``'sum'``.
             Defaults to ``'semantic_fpn'``.
         init_cfg (dict, optional): mmengine init config. Defaults to None
-            (the convs keep ConvModule's Kaiming init).
+            (the reference's init above).
     """
 
     def __init__(self,
