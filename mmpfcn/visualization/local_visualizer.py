@@ -1,6 +1,6 @@
 """Side-by-side pictures of the ground truth and the predicted panoptic
 segmentation of Panoptic FCN."""
-from typing import Optional
+from typing import List, Optional
 
 import mmcv
 import numpy as np
@@ -121,3 +121,14 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
             out_file=out_file,
             pred_score_thr=pred_score_thr,
             step=step)
+
+    def _draw_panoptic_seg(self, image: np.ndarray, panoptic_seg: PixelData,
+                           classes: Optional[List[str]],
+                           palette: Optional[List]) -> np.ndarray:
+        """mmdet's drawing, except that a map without any segment (all
+        void, e.g. an untrained model's prediction) leaves the picture as
+        it is instead of failing in mmdet."""
+        if np.all(_as_numpy(panoptic_seg.sem_seg) == len(classes)):
+            return image
+        return super()._draw_panoptic_seg(image, panoptic_seg, classes,
+                                          palette)

@@ -85,3 +85,17 @@ def test_draws_ground_truth_beside_prediction(tmp_path):
     assert not np.array_equal(pred_half, image)
     # the bottom-left grass pixels look the same on both sides
     np.testing.assert_array_equal(gt_half[7, 0], pred_half[7, 0])
+
+
+def test_all_void_prediction_leaves_its_half_blank(tmp_path):
+    sample = _sample()
+    void = len(META['classes'])
+    sample.pred_panoptic_seg = PixelData(
+        sem_seg=torch.full((1, 4, 6), void, dtype=torch.long))
+    vis = PanopticFCNVisualizer(name='test_vis_void', save_dir=str(tmp_path))
+    vis.dataset_meta = META
+    image = np.full((4, 6, 3), 128, dtype=np.uint8)
+    vis.add_datasample('img', image, sample)
+    drawn = vis.get_image()
+    assert not np.array_equal(drawn[:, :6], image)
+    np.testing.assert_array_equal(drawn[:, 6:], image)
