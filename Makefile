@@ -51,7 +51,7 @@ demo: setup
 	$(PY) tools/misc/run_demo.py $(DEMO_ARGS)
 
 lint: setup
-	$(PY) -m ruff check mmpfcn configs tools tests
+	$(PY) -m ruff check mmpfcn configs tools tests demo
 
 clean-venv:
 	rm -rf $(VENV)

@@ -1,7 +1,24 @@
 """mmpfcn: Panoptic FCN (Li et al., CVPR 2021) on MMDetection 3."""
-from .utils.checkpoint import register_trusted_checkpoint_loaders
+import importlib
+import sys
+
+from ._import_hooks import when_imported
 from .version import __version__, version_info
 
-register_trusted_checkpoint_loaders()
+_CHECKPOINT_MODULE = 'mmpfcn.utils.checkpoint'
+
+
+def _register_trusted_checkpoint_loaders() -> None:
+    # importing the module registers the loaders; if it is being imported
+    # right now (it imports mmengine's checkpoint module), it registers
+    # them itself when it finishes
+    if _CHECKPOINT_MODULE not in sys.modules:
+        importlib.import_module(_CHECKPOINT_MODULE)
+
+
+# as soon as mmengine's checkpoint module exists (importing mmpfcn itself
+# loads neither torch nor mmengine)
+when_imported('mmengine.runner.checkpoint',
+              _register_trusted_checkpoint_loaders)
 
 __all__ = ['__version__', 'version_info']

@@ -65,7 +65,7 @@ METRICS = Registry(
     'metric',
     parent=MMDET_METRICS,
     scope='mmpfcn',
-    locations=['mmpfcn.evaluation'])
+    locations=['mmpfcn.evaluation.metrics'])
 EVALUATOR = Registry('evaluator', parent=MMDET_EVALUATOR, scope='mmpfcn')
 TASK_UTILS = Registry(
     'task util',

@@ -1,1 +1,16 @@
+"""Inference API: models from configs and checkpoints, predictions of
+images, and the files the demos write."""
+from .inference import (
+    CheckpointMismatchError,
+    build_inference_pipeline,
+    inference_model,
+    init_model,
+    load_model_weights,
+)
+from .inputs import UnreadableImageError, list_images, read_image
 
+__all__ = [
+    'CheckpointMismatchError', 'UnreadableImageError',
+    'build_inference_pipeline', 'inference_model', 'init_model',
+    'list_images', 'load_model_weights', 'read_image'
+]

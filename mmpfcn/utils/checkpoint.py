@@ -56,3 +56,8 @@ def register_trusted_checkpoint_loaders() -> None:
         prefixes=('open-mmlab://', 'openmmlab://'),
         loader=load_trusted_openmmlab,
         force=True)
+
+
+# importing this module (``import mmpfcn`` arranges it as soon as mmengine's
+# checkpoint module is loaded) registers the loaders
+register_trusted_checkpoint_loaders()

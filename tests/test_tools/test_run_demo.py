@@ -33,6 +33,8 @@ def test_demo_runs_end_to_end(run_demo, tmp_path, capsys):
     saved = json.loads((work / 'results.json').read_text())
     assert saved['coco_panoptic/PQ'] == pytest.approx(
         metrics['coco_panoptic/PQ'])
+    assert (work / 'curves.png').is_file()
+    assert 'Training curves:' in table
     pictures = os.listdir(metrics['vis_dir'])
     assert len(pictures) == 2
     assert 'writing 8 train + 2 val images' in capsys.readouterr().out

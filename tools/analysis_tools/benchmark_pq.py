@@ -4,9 +4,12 @@ Part (a), ``bench_files``: PQ of COCO-panoptic folders (500 generated image
 pairs of 640x480 with ~30 segments each, fixed seed) through
 ``pq_eval.py``'s path -- input checks + hotcoco -- against panopticapi's
 ``pq_compute`` with the same number of processes. Part (b),
-``bench_runner_metric``: the runner metric (see that function).
+``bench_runner_metric``: the runner metric (see that function). Part (c),
+``bench_processes``: ``python pq_eval.py`` against ``python -m
+panopticapi.evaluation`` as whole processes, start-up included.
 
-``python tools/analysis_tools/benchmark_pq.py [--part a|b|all] [--nproc 2]``
+``python tools/analysis_tools/benchmark_pq.py [--part a|b|c|all]
+[--nproc 2]``
 prints one table per part with the time of each method and its speed-up
 over panopticapi. Run from a checkout: the generator of the image pairs is
 the test-suite's (``tests/test_evaluation/panoptic_cases.py``).
@@ -18,6 +21,7 @@ import json
 import multiprocessing
 import os
 import os.path as osp
+import subprocess
 import sys
 import tempfile
 import time
@@ -139,6 +143,47 @@ def bench_files(args: argparse.Namespace) -> Rows:
                 lambda: ours('hotcoco', True), args.repeat)),
             ('pq_eval --engine panopticapi', best_time(
                 lambda: ours('panopticapi'), args.repeat)),
+        ]
+
+
+def _process_seconds(command: list[str], repeat: int) -> float:
+    """Fastest wall time of ``command`` as a fresh process (start-up,
+    imports and all), which must succeed."""
+    def run():
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL, cwd=PROJECT_ROOT)
+    return best_time(run, repeat)
+
+
+def bench_processes(args: argparse.Namespace) -> Rows:
+    """Part (c): whole-process time of the two commands a user runs,
+    ``pq_eval.py`` against panopticapi's ``python -m
+    panopticapi.evaluation`` (one process per CPU), and of their imports
+    alone.
+
+    Returns:
+        Rows: ``(method, seconds)``, the reference first.
+    """
+    with contextlib.ExitStack() as stack:
+        root = args.work_dir or stack.enter_context(
+            tempfile.TemporaryDirectory(prefix='bench_pq_'))
+        gt_json, gt_dir, pred_json, pred_dir = generate_pairs(
+            root, args.num_images, 480, 640, 30, args.seed, args.nproc)
+        python = sys.executable
+        tool = osp.join(osp.dirname(osp.abspath(__file__)), 'pq_eval.py')
+        reference = [
+            python, '-m', 'panopticapi.evaluation', '--gt_json_file',
+            gt_json, '--pred_json_file', pred_json, '--gt_folder', gt_dir,
+            '--pred_folder', pred_dir
+        ]
+        ours = [python, tool, gt_json, gt_dir, pred_json, pred_dir,
+                '--nproc', str(args.nproc)]
+        return [
+            ('python -m panopticapi.evaluation',
+             _process_seconds(reference, args.repeat)),
+            ('python pq_eval.py', _process_seconds(ours, args.repeat)),
+            ('  of which start-up (python pq_eval.py --help)',
+             _process_seconds([python, tool, '--help'], args.repeat)),
         ]
 
 
@@ -406,8 +451,10 @@ def print_table(title: str, rows: Rows, num_images: int) -> None:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description='Benchmark the PQ engines')
-    parser.add_argument('--part', choices=('a', 'b', 'all'), default='all',
-                        help='a: PNG folders; b: runner metric')
+    parser.add_argument('--part', choices=('a', 'b', 'c', 'all'),
+                        default='all',
+                        help='a: PNG folders; b: runner metric; c: whole '
+                        'processes (pq_eval.py vs panopticapi)')
     parser.add_argument('--nproc', type=int, default=2,
                         help='processes / threads for every method')
     parser.add_argument('--num-images', type=int, default=500)
@@ -429,8 +476,9 @@ def main(argv: list[str] | None = None) -> None:
     # hotcoco sizes its thread pool once, at its first use.
     os.environ['RAYON_NUM_THREADS'] = str(args.nproc)
     parts = dict(a=('(a) PQ from COCO-panoptic folders', bench_files),
-                 b=('(b) runner metric', bench_runner_metric))
-    for part in ('a', 'b') if args.part == 'all' else (args.part, ):
+                 b=('(b) runner metric', bench_runner_metric),
+                 c=('(c) whole processes', bench_processes))
+    for part in ('a', 'b', 'c') if args.part == 'all' else (args.part, ):
         title, bench = parts[part]
         rows = bench(args)
         print_table(f'{title}: {args.num_images} images, nproc '

@@ -7,7 +7,9 @@
    validation split (PQ / SQ / RQ for all, things and stuff, mask AP,
    mIoU), drawing a ground truth | prediction picture of every image;
 4. writes ``results.md`` and ``results.json`` into the work dir and prints
-   the table.
+   the table;
+5. plots the logged training losses beside them (``curves.png``, as
+   ``tools/analysis_tools/analyze_logs.py plot_curve`` draws them).
 
 ``python tools/misc/run_demo.py [--work-dir work_dirs/demo] [--seed N]
 [--max-iters N]``: ``--seed`` seeds the training only, so that runs with
@@ -18,19 +20,28 @@ import json
 import os.path as osp
 import sys
 import time
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmpfcn.datasets.synthetic import make_synthetic_panoptic
 from mmpfcn.utils import register_all_modules
+from mmpfcn.visualization.training_curves import (
+    load_scalars,
+    plot_curve,
+    resolve_key,
+)
 
 DEFAULT_CONFIG = ('configs/panoptic_fcn/'
                   'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
 STAMP = 'mmpfcn-synthetic.json'
 # (metric key suffix, row name) of the results table
 TABLE_ROWS = (('', 'All'), ('_th', 'Things'), ('_st', 'Stuff'))
+# curves.png beside results.md: the loss terms, and PQ when the config
+# validates during training
+CURVE_KEYS = ('loss', 'loss_pos_th', 'loss_pos_st', 'loss_seg_th',
+              'loss_seg_st', 'PQ')
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -97,11 +108,26 @@ def demo_config(args: argparse.Namespace) -> Config:
     return cfg
 
 
-def train(cfg: Config) -> float:
-    """Train; returns the wall time in seconds."""
+def train(cfg: Config) -> Tuple[float, str]:
+    """Train; returns the wall time in seconds and the run's log folder."""
     start = time.perf_counter()
-    Runner.from_cfg(cfg.copy()).train()
-    return time.perf_counter() - start
+    runner = Runner.from_cfg(cfg.copy())
+    runner.train()
+    return time.perf_counter() - start, runner.log_dir
+
+
+def plot_training_curves(log_dir: str, out: str) -> Optional[str]:
+    """Plot the loss terms (and PQ, if validated during training) of the
+    run's ``scalars.json`` to ``out``; None if nothing was logged."""
+    scalars = osp.join(log_dir, 'vis_data', 'scalars.json')
+    if not osp.isfile(scalars):
+        return None
+    available = load_scalars(scalars)
+    keys = [key for key in CURVE_KEYS if resolve_key(key, available)]
+    if not keys:
+        return None
+    plot_curve([scalars], keys, out, title='make demo: training')
+    return out
 
 
 def evaluate(cfg: Config, checkpoint: str) -> Dict[str, float]:
@@ -127,8 +153,11 @@ def results_table(metrics: Dict[str, float], prefix: str) -> str:
     return '\n'.join(lines)
 
 
-def write_results(args: argparse.Namespace, cfg: Config,
-                  metrics: Dict[str, float], train_seconds: float) -> str:
+def write_results(args: argparse.Namespace,
+                  cfg: Config,
+                  metrics: Dict[str, float],
+                  train_seconds: float,
+                  curves: Optional[str] = None) -> str:
     """Write results.md / results.json into the work dir; returns the text."""
     prefix = cfg.test_evaluator.get('prefix') or 'coco_panoptic'
     extra = {
@@ -145,7 +174,7 @@ def write_results(args: argparse.Namespace, cfg: Config,
         results_table(metrics, prefix), '',
         ', '.join(f'{key} {value:.1f}' for key, value in extra.items()), '',
         f"Pictures (ground truth | prediction): `{metrics['vis_dir']}`", ''
-    ])
+    ] + ([f'Training curves: `{curves}`', ''] if curves else []))
     with open(osp.join(args.work_dir, 'results.md'), 'w') as f:
         f.write(text)
     with open(osp.join(args.work_dir, 'results.json'), 'w') as f:
@@ -160,13 +189,15 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, float]:
     cfg = demo_config(args)
     print(f'==> [demo] training {args.config} for '
           f'{cfg.train_cfg.max_iters} iterations (logs in {args.work_dir})')
-    train_seconds = train(cfg)
+    train_seconds, log_dir = train(cfg)
     checkpoint = osp.join(args.work_dir,
                           f'iter_{cfg.train_cfg.max_iters}.pth')
     print(f'==> [demo] evaluating {checkpoint} on the validation split')
     metrics = evaluate(cfg, checkpoint)
+    curves = plot_training_curves(log_dir,
+                                  osp.join(args.work_dir, 'curves.png'))
     print('==> [demo] results\n' +
-          write_results(args, cfg, metrics, train_seconds))
+          write_results(args, cfg, metrics, train_seconds, curves))
     metrics['train_seconds'] = train_seconds
     return metrics
 

@@ -22,9 +22,8 @@ import tempfile
 from typing import Mapping, Sequence
 
 import numpy as np
-from mmengine.logging import print_log
 
-from .engines import hotcoco_or
+from .engines import hotcoco_or, print_log
 from .panoptic_checks import (
     PanopticFormatError,
     check_categories,

@@ -1,0 +1,350 @@
+"""Inference API: build a Panoptic FCN model from a config (and checkpoint)
+and run it on image files or arrays, without any annotation file."""
+import copy
+import os.path as osp
+import warnings
+from pathlib import Path
+from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+from mmcv.transforms import Compose
+from mmdet.structures import DetDataSample
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.runner.checkpoint import _load_checkpoint
+
+from mmpfcn.registry import DATASETS, MODELS, TRANSFORMS
+from mmpfcn.utils import register_all_modules
+
+from .inputs import UnreadableImageError, read_image
+
+ImageInput = Union[str, np.ndarray]
+# transforms that read or derive ground truth: not part of inference
+ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'LoadPanopticAnnotations',
+                         'LoadPanopticFCNAnnotations', 'GenerateStuffMap')
+LOAD_TRANSFORMS = ('LoadImageFromFile', 'LoadImageFromNDArray')
+# reading options of LoadImageFromFile that read_image honours
+READ_ARGS = ('color_type', 'imdecode_backend', 'to_float32')
+# how many key names an error lists before summarising
+MAX_KEYS_LISTED = 30
+
+
+class CheckpointMismatchError(ValueError):
+    """A checkpoint whose parameters do not fit the model of the config."""
+
+
+def _type_name(transform: dict) -> str:
+    """Class name of a transform config (without its ``scope.`` prefix)."""
+    kind = transform['type']
+    return kind.split('.')[-1] if isinstance(kind, str) else kind.__name__
+
+
+def build_inference_pipeline(cfg: Config) -> Tuple[Compose, dict]:
+    """The test pipeline without its loading and annotation transforms.
+
+    Images are read by :func:`~mmpfcn.apis.inputs.read_image` (so that an
+    unreadable file can be skipped) with the reading options of the
+    config's ``LoadImageFromFile``; annotation loaders and the stuff-map
+    transform are dropped and ``PackDetInputs`` keeps no ``gt_`` meta key.
+
+    Args:
+        cfg (Config): Config with ``test_dataloader.dataset.pipeline`` (or
+            ``test_pipeline``).
+
+    Returns:
+        tuple[Compose, dict]: The transforms after loading, and the reading
+        options (``color_type``, ``imdecode_backend``, ``to_float32``).
+    """
+    if 'test_dataloader' in cfg:
+        pipeline = cfg.test_dataloader.dataset.get('pipeline')
+    else:
+        pipeline = cfg.get('test_pipeline')
+    if not pipeline:
+        raise KeyError('the config has no test pipeline '
+                       '(test_dataloader.dataset.pipeline or test_pipeline)')
+    pipeline = copy.deepcopy(list(pipeline))
+    if _type_name(pipeline[0]) not in LOAD_TRANSFORMS:
+        raise ValueError('the test pipeline must start with one of '
+                         f'{LOAD_TRANSFORMS}, got {pipeline[0]["type"]!r}')
+    read_args = {k: v for k, v in pipeline[0].items() if k in READ_ARGS}
+    transforms = []
+    for step in pipeline[1:]:
+        name = _type_name(step)
+        if name in ANNOTATION_TRANSFORMS:
+            continue
+        if name == 'PackDetInputs' and 'meta_keys' in step:
+            keys = [k for k in step['meta_keys'] if not k.startswith('gt_')]
+            step['meta_keys'] = tuple(dict.fromkeys(
+                keys + ['img_id', 'img_path', 'ori_shape', 'img_shape']))
+        transforms.append(TRANSFORMS.build(step))
+    return Compose(transforms), read_args
+
+
+def dataset_meta_of(cfg: Config, checkpoint_meta: Optional[dict],
+                    num_things: int, num_stuff: int) -> dict:
+    """Class names and palette: the checkpoint's, else the config's.
+
+    The config's test dataset gives its ``metainfo`` merged over its
+    class's ``METAINFO``. Missing or mismatching names (e.g. a dataset of
+    another size) become ``thing_i`` / ``stuff_i`` with a warning.
+
+    Returns:
+        dict: ``classes``, ``thing_classes``, ``stuff_classes``,
+        ``palette`` (one RGB triple per class).
+    """
+    meta = dict((checkpoint_meta or {}).get('dataset_meta') or {})
+    if not meta.get('classes'):
+        dataset = cfg.get('test_dataloader', {}).get('dataset', {})
+        kind = dataset.get('type')
+        cls = DATASETS.get(kind) if isinstance(kind, str) else kind
+        meta = copy.deepcopy(dict(getattr(cls, 'METAINFO', {}) or {}))
+        meta.update(dataset.get('metainfo') or {})
+    things = tuple(meta.get('thing_classes', ()))
+    stuff = tuple(meta.get('stuff_classes', ()))
+    if len(things) != num_things or len(stuff) != num_stuff:
+        warnings.warn(f'dataset meta has {len(things)} thing and '
+                      f'{len(stuff)} stuff classes but the model '
+                      f'{num_things} and {num_stuff}: classes are named '
+                      'thing_i / stuff_i')
+        things = tuple(f'thing_{i}' for i in range(num_things))
+        stuff = tuple(f'stuff_{i}' for i in range(num_stuff))
+        meta = {}
+    palette = [tuple(int(v) for v in c) for c in meta.get('palette', ())]
+    if len(palette) < num_things + num_stuff:
+        rng = np.random.default_rng(0)
+        palette = [tuple(int(v) for v in c) for c in rng.integers(
+            40, 256, size=(num_things + num_stuff, 3))]
+    return dict(classes=things + stuff, thing_classes=things,
+                stuff_classes=stuff,
+                palette=palette[:num_things + num_stuff])
+
+
+def _list_keys(keys: List[str]) -> str:
+    shown = ', '.join(keys[:MAX_KEYS_LISTED])
+    more = len(keys) - MAX_KEYS_LISTED
+    return shown + (f', ... ({more} more)' if more > 0 else '')
+
+
+def load_model_weights(model: torch.nn.Module,
+                       checkpoint: str,
+                       strict: bool = True) -> dict:
+    """Load a checkpoint, listing every key that does not fit the model.
+
+    ``state_dict`` (or the whole file) is read on the CPU; a ``module.``
+    prefix (DataParallel) is removed. Missing keys ignore BN's
+    ``num_batches_tracked``.
+
+    Args:
+        model (nn.Module): The built model.
+        checkpoint (str): Path or URL of the checkpoint.
+        strict (bool): Raise on missing or unexpected keys (else warn and
+            load the rest). Shape mismatches always raise. Defaults to True.
+
+    Returns:
+        dict: The checkpoint's ``meta`` (empty if it has none).
+
+    Raises:
+        CheckpointMismatchError: Listing the missing and unexpected keys
+            and the keys whose shapes differ.
+    """
+    ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+    if not isinstance(ckpt, dict):
+        raise CheckpointMismatchError(
+            f'checkpoint {checkpoint!r} does not hold a state dict')
+    state = ckpt.get('state_dict', ckpt)
+    state = {(k[len('module.'):] if k.startswith('module.') else k): v
+             for k, v in state.items()}
+    own = model.state_dict()
+    missing = sorted(k for k in own if k not in state
+                     and not k.endswith('num_batches_tracked'))
+    unexpected = sorted(k for k in state if k not in own)
+    shapes = sorted(
+        f'{k} {tuple(v.shape)} in checkpoint vs {tuple(own[k].shape)}'
+        for k, v in state.items()
+        if k in own and hasattr(v, 'shape') and v.shape != own[k].shape)
+    problems = []
+    if missing:
+        problems.append(f'missing keys ({len(missing)}): '
+                        f'{_list_keys(missing)}')
+    if unexpected:
+        problems.append(f'unexpected keys ({len(unexpected)}): '
+                        f'{_list_keys(unexpected)}')
+    if shapes:
+        problems.append(f'shape mismatches ({len(shapes)}): '
+                        f'{_list_keys(shapes)}')
+    if problems:
+        message = (f'checkpoint {checkpoint!r} does not fit the model of '
+                   'the config:\n  ' + '\n  '.join(problems))
+        if strict or shapes:
+            raise CheckpointMismatchError(message)
+        warnings.warn(message + '\n(strict=False: loaded the matching keys)')
+    model.load_state_dict(
+        {k: v for k, v in state.items() if k in own}, strict=False)
+    return ckpt.get('meta') or {}
+
+
+def init_model(config: Union[str, Path, Config],
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               cfg_options: Optional[dict] = None,
+               strict: bool = True) -> torch.nn.Module:
+    """Build a Panoptic FCN model for inference.
+
+    The backbone's ``init_cfg`` is dropped (no pretrained download);
+    without a checkpoint the weights are the layers' default
+    initialisation, which is only useful for testing.
+
+    Args:
+        config (str | Path | Config): Config file or object.
+        checkpoint (str, optional): Checkpoint path or URL.
+        device (str): Torch device. Defaults to ``'cpu'``.
+        cfg_options (dict, optional): Overrides merged into the config.
+        strict (bool): See :func:`load_model_weights`. Defaults to True.
+
+    Returns:
+        nn.Module: The model in eval mode with ``cfg`` and
+        ``dataset_meta`` attributes.
+    """
+    if isinstance(config, (str, Path)):
+        config = Config.fromfile(str(config))
+    elif not isinstance(config, Config):
+        raise TypeError('config must be a file path or a Config, got '
+                        f'{type(config).__name__}')
+    cfg = copy.deepcopy(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    register_all_modules()
+    cfg.model.backbone.init_cfg = None
+    model = MODELS.build(cfg.model)
+    meta = {}
+    if checkpoint is not None:
+        meta = load_model_weights(model, checkpoint, strict=strict)
+    head = model.panoptic_head
+    model.cfg = cfg
+    model.dataset_meta = dataset_meta_of(cfg, meta, head.num_things_classes,
+                                         head.num_stuff_classes)
+    return model.to(device).eval()
+
+
+def _inference_pipeline(model) -> Tuple[Compose, dict]:
+    """The model's inference pipeline, built once and cached."""
+    if getattr(model, '_inference_pipeline', None) is None:
+        model._inference_pipeline = build_inference_pipeline(model.cfg)
+    return model._inference_pipeline
+
+
+def prepare_image(item: ImageInput, index: int, pipeline: Compose,
+                  read_args: dict) -> dict:
+    """Read (if a path) and transform one image.
+
+    Args:
+        item (str | np.ndarray): Image path, or an (H, W, 3) BGR array.
+        index (int): Position among the inputs (``img_id``).
+        pipeline (Compose): See :func:`build_inference_pipeline`.
+        read_args (dict): Options of :func:`read_image`.
+
+    Returns:
+        dict: ``inputs`` and ``data_samples`` of the pipeline.
+    """
+    if isinstance(item, (str, Path)):
+        img, path = read_image(str(item), **read_args), str(item)
+    elif isinstance(item, np.ndarray):
+        if item.ndim != 3 or item.shape[2] != 3 or item.size == 0:
+            raise UnreadableImageError(
+                f'input array {index} must be (H, W, 3) BGR, got shape '
+                f'{item.shape}')
+        img, path = item, None
+    else:
+        raise TypeError(f'input {index}: expected an image path or array, '
+                        f'got {type(item).__name__}')
+    results = dict(img=img, img_path=path, img_id=index,
+                   img_shape=img.shape[:2], ori_shape=img.shape[:2])
+    return pipeline(results)
+
+
+def iter_batches(model,
+                 items: Sequence[ImageInput],
+                 batch_size: int,
+                 skip_unreadable: bool = True,
+                 on_skip: Optional[Callable[[int, str], None]] = None
+                 ) -> Iterator[dict]:
+    """Collated batches of up to ``batch_size`` readable images.
+
+    Args:
+        model (nn.Module): From :func:`init_model`.
+        items (Sequence): Image paths or (H, W, 3) BGR arrays.
+        batch_size (int): Images per batch.
+        skip_unreadable (bool): Skip an unreadable image (else raise
+            :class:`UnreadableImageError`). Defaults to True.
+        on_skip (callable, optional): Called with the input index and the
+            message of every skipped image; by default a warning naming
+            the file is issued.
+
+    Yields:
+        dict: ``inputs`` and ``data_samples`` lists of the batch.
+    """
+    if batch_size < 1:
+        raise ValueError(f'batch_size must be >= 1, got {batch_size}')
+    pipeline, read_args = _inference_pipeline(model)
+    batch = []
+    for index, item in enumerate(items):
+        try:
+            batch.append(prepare_image(item, index, pipeline, read_args))
+        except UnreadableImageError as err:
+            if not skip_unreadable:
+                raise
+            if on_skip is None:
+                warnings.warn(f'{err}; skipped')
+            else:
+                on_skip(index, str(err))
+            continue
+        if len(batch) == batch_size:
+            yield pseudo_collate(batch)
+            batch = []
+    if batch:
+        yield pseudo_collate(batch)
+
+
+def inference_model(
+    model, images: Union[ImageInput, Sequence[ImageInput]],
+    batch_size: int = 1
+) -> Union[DetDataSample, List[DetDataSample]]:
+    """Panoptic, instance and semantic results of one or many images.
+
+    Images go through the test pipeline (resize) and, ``batch_size`` at a
+    time, through the data preprocessor (normalise, pad) and the model.
+
+    Args:
+        model (nn.Module): From :func:`init_model`.
+        images (str | np.ndarray | Sequence): One image (path or (H, W, 3)
+            BGR uint8 array) or a sequence of them.
+        batch_size (int): Images per forward pass. Defaults to 1.
+
+    Returns:
+        DetDataSample | list[DetDataSample]: For one image its result
+        (an unreadable image raises
+        :class:`~mmpfcn.apis.inputs.UnreadableImageError`); for a sequence
+        the results of the readable images in input order (the others are
+        named in a warning and skipped; ``metainfo['img_id']`` is the
+        input index). Each has ``pred_panoptic_seg.sem_seg`` (1, H, W)
+        (``label + id * INSTANCE_OFFSET``, void = number of classes),
+        ``pred_instances`` (``masks``, ``labels``, ``scores``, ``bboxes``)
+        and ``pred_sem_seg.sem_seg`` (1, H, W), at the original size.
+    """
+    single = isinstance(images, (str, Path, np.ndarray))
+    items = [images] if single else list(images)
+    results = []
+    with torch.no_grad():
+        for data in iter_batches(model, items, batch_size,
+                                 skip_unreadable=not single):
+            results.extend(model.test_step(data))
+    return results[0] if single else results
+
+
+def output_stem(sample: DetDataSample) -> str:
+    """File stem for a result: the image's, or ``image_<index>``."""
+    path = sample.metainfo.get('img_path')
+    if path:
+        return osp.splitext(osp.basename(path))[0]
+    return f"image_{sample.metainfo.get('img_id', 0)}"
