@@ -8,9 +8,12 @@ from .inference import (
     load_model_weights,
 )
 from .inputs import UnreadableImageError, list_images, read_image
+from .onnx_export import NotExportableError, export_onnx
+from .onnx_predictor import ONNXPanopticPredictor
 
 __all__ = [
-    'CheckpointMismatchError', 'UnreadableImageError',
-    'build_inference_pipeline', 'inference_model', 'init_model',
-    'list_images', 'load_model_weights', 'read_image'
+    'CheckpointMismatchError', 'NotExportableError', 'ONNXPanopticPredictor',
+    'UnreadableImageError', 'build_inference_pipeline', 'export_onnx',
+    'inference_model', 'init_model', 'list_images', 'load_model_weights',
+    'read_image'
 ]

@@ -332,13 +332,20 @@ def inference_model(
         ``pred_instances`` (``masks``, ``labels``, ``scores``, ``bboxes``)
         and ``pred_sem_seg.sem_seg`` (1, H, W), at the original size.
     """
+    return run_batches(model, images, batch_size, model.test_step)
+
+
+def run_batches(model, images: Union[ImageInput, Sequence[ImageInput]],
+                batch_size: int, step: Callable[[dict], list]):
+    """Shared loop of :func:`inference_model` and the ONNX predictor:
+    ``step`` turns a collated batch into its data samples."""
     single = isinstance(images, (str, Path, np.ndarray))
     items = [images] if single else list(images)
     results = []
     with torch.no_grad():
         for data in iter_batches(model, items, batch_size,
                                  skip_unreadable=not single):
-            results.extend(model.test_step(data))
+            results.extend(step(data))
     return results[0] if single else results
 
 

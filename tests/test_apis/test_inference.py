@@ -26,6 +26,7 @@ DEMO_CONFIG = osp.join(ROOT, 'configs/panoptic_fcn/'
 COCO_CONFIG = osp.join(ROOT, 'configs/panoptic_fcn/'
                        'panoptic-fcn_r50_fpn_3x_coco-panoptic.py')
 IMAGES = osp.join(ROOT, 'tests/data/coco_panoptic_sample/images')
+THING_BIAS = 'panoptic_head.thing_generator.embed_extractor.bias'
 # paint every thing and keep every stuff segment of an untrained model
 KEEP_ALL = {'model.test_cfg.merge_thing_thr': 0.0,
             'model.test_cfg.stuff_area_limit': 1}
@@ -122,20 +123,20 @@ def test_unreadable_image_is_named_and_skipped(model, tmp_path):
 
 def test_checkpoint_mismatch_lists_keys(tmp_path):
     def edit(state):
-        state.pop('panoptic_head.thing_embed.bias')
+        state.pop(THING_BIAS)
         state['extra.weight'] = torch.zeros(1)
 
     path, _ = save_checkpoint(tmp_path / 'bad.pth', edit=edit)
     with pytest.raises(CheckpointMismatchError) as err:
         init_model(DEMO_CONFIG, path)
     message = str(err.value)
-    assert 'missing keys (1): panoptic_head.thing_embed.bias' in message
+    assert f'missing keys (1): {THING_BIAS}' in message
     assert 'unexpected keys (1): extra.weight' in message
     with pytest.warns(UserWarning, match='missing keys'):
         init_model(DEMO_CONFIG, path, strict=False)
 
     def reshape(state):
-        state['panoptic_head.thing_embed.bias'] = torch.zeros(3)
+        state[THING_BIAS] = torch.zeros(3)
 
     path, _ = save_checkpoint(tmp_path / 'shape.pth', edit=reshape)
     with pytest.raises(CheckpointMismatchError, match='shape mismatches'):

@@ -102,13 +102,14 @@ def test_image_demo_refuses_unwritable_output_before_inference(
 def test_image_demo_reports_checkpoint_mismatch(setup, tmp_path, capsys):
     config, checkpoint = setup
     state = torch.load(checkpoint, weights_only=False)['state_dict']
-    state.pop('panoptic_head.stuff_embed.weight')
+    key = 'panoptic_head.stuff_generator.embed_extractor.weight'
+    state.pop(key)
     bad = str(tmp_path / 'bad.pth')
     torch.save(dict(state_dict=state), bad)
     code = load_demo('image_demo').main(
         [IMAGES, config, '--weights', bad, '--out-dir', str(tmp_path)])
     assert code == 1
-    assert 'panoptic_head.stuff_embed.weight' in capsys.readouterr().err
+    assert key in capsys.readouterr().err
 
 
 def test_video_demo(setup, tmp_path, capsys):

@@ -22,9 +22,9 @@ from mmengine.analysis import FlopAnalyzer
 from mmengine.analysis.jit_handles import get_shape
 from mmengine.analysis.print_helper import complexity_stats_table
 from mmengine.config import DictAction
-from torch import nn
 
 from mmpfcn.apis import init_model
+from mmpfcn.apis.onnx_export import TensorForward
 
 DCN_OPS = ('prim::PythonOp.ModulatedDeformConv2dFunction',
            'prim::PythonOp.DeformConv2dFunction')
@@ -45,18 +45,6 @@ def deform_conv_flops(inputs: List[Any], outputs: List[Any]) -> int:
     per_output = weight[1] * weight[2] * weight[3]
     return int(out_shape[0] * out_shape[1] * out_shape[2] * out_shape[3] *
                per_output)
-
-
-class TensorForward(nn.Module):
-    """The detector's ``mode='tensor'`` forward as a flat tuple."""
-
-    def __init__(self, model: nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, inputs: torch.Tensor) -> tuple:
-        things, stuff, kernels, encoded = self.model._forward(inputs)
-        return (*things, *stuff, *kernels, encoded)
 
 
 def padded_shape(shape: List[int], divisor: int = 32) -> List[int]:

@@ -114,6 +114,43 @@ class PanopticFCN(BaseDetector):
         level_feats, encoder_feat = self.extract_feat(batch_inputs)
         thing_results, stuff_results = self.panoptic_head.predict(
             level_feats, encoder_feat, batch_img_metas, batch_data_samples)
+        return self._attach_results(thing_results, stuff_results,
+                                    batch_data_samples, rescale)
+
+    def predict_by_feat(self,
+                        outs: tuple,
+                        batch_data_samples: SampleList,
+                        rescale: bool = True) -> SampleList:
+        """Post-processing of network outputs computed elsewhere (e.g. by
+        an exported ONNX model): kernel selection, masks and merge.
+
+        Args:
+            outs (tuple): As :meth:`_forward` returns them: thing logits,
+                stuff logits and kernel maps per level, and F_e.
+            batch_data_samples (list[DetDataSample]): See :meth:`predict`.
+            rescale (bool): See :meth:`predict`.
+
+        Returns:
+            list[DetDataSample]: See :meth:`predict`.
+        """
+        if self.panoptic_head.test_cfg.get('upper_bound') is not None:
+            raise ValueError('predict_by_feat: the upper-bound mode '
+                             '(test_cfg.upper_bound) needs the ground truth '
+                             'of predict(); it is not available here')
+        if len(batch_data_samples) != outs[-1].shape[0]:
+            raise ValueError(f'predict_by_feat: {len(batch_data_samples)} '
+                             f'data samples for a batch of '
+                             f'{outs[-1].shape[0]}')
+        thing_results, stuff_results = self.panoptic_head.predict_by_feat(
+            *outs)
+        return self._attach_results(thing_results, stuff_results,
+                                    batch_data_samples, rescale)
+
+    def _attach_results(self, thing_results: list, stuff_results: list,
+                        batch_data_samples: SampleList,
+                        rescale: bool) -> SampleList:
+        """Fusion head results into the data samples."""
+        batch_img_metas = [sample.metainfo for sample in batch_data_samples]
         results = self.panoptic_fusion_head.predict(
             thing_results, stuff_results, batch_img_metas, rescale=rescale)
         for sample, result in zip(batch_data_samples, results):

@@ -1,0 +1,281 @@
+"""End-to-end inference latency of Panoptic FCN, stage by stage, beside
+mmdetection's Panoptic FPN R50 built and run the same way.
+
+``python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT]
+[--num-images 10] [--shape 800 1199] [--batch-size 1]
+[--backend pytorch|onnxruntime] [--baseline mmdet::panoptic_fpn/...]
+[--no-baseline] [--cfg-options ...]``
+
+Latency runs from the image array to the panoptic result (test pipeline,
+data preprocessor, network, post-processing), as the paper measures FPS,
+after ``--warmup`` batches. The images are the COCO sample images of
+``tests/data`` resized to ``--shape`` (or ``--images``). Stages: backbone
++ FPN, semantic FPN + feature encoder, kernel generator (position and
+kernel heads), kernel selection + fusion, mask prediction (embedding,
+masks, maskness), mask upsampling + thresholding, panoptic merge; the
+remainder (pipeline, preprocessing) is "other". Peak memory is the largest
+resident set size above the idle process, sampled every 5 ms. Without a
+checkpoint the weights are random: the post-processing then works on the
+largest possible number of candidates, so its share is an upper bound.
+"""
+import argparse
+import os.path as osp
+import sys
+import threading
+import time
+from collections import defaultdict
+from contextlib import ExitStack, contextmanager
+from typing import Dict, List, Optional
+
+import mmcv
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+
+from mmpfcn.apis import init_model, list_images
+from mmpfcn.apis.inference import run_batches
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+SAMPLE_IMAGES = osp.join(ROOT, 'tests/data/coco_panoptic_sample/images')
+BASELINE = 'mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
+STAGES = ('backbone + FPN', 'semantic FPN + encoder', 'kernel generator',
+          'network (onnxruntime)', 'kernel selection + fusion',
+          'mask prediction', 'mask upsampling + threshold', 'panoptic merge')
+
+
+class StageTimer:
+    """Inclusive wall time of wrapped callables, by label."""
+
+    def __init__(self) -> None:
+        self.seconds: Dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def wrap(self, owner, name: str, label: str):
+        """Time ``owner.name`` (a function or bound method) as ``label``."""
+        original = getattr(owner, name)
+        had_own = name in vars(owner)
+
+        def timed(*args, **kwargs):
+            start = time.perf_counter()
+            try:
+                return original(*args, **kwargs)
+            finally:
+                self.seconds[label] += time.perf_counter() - start
+
+        setattr(owner, name, timed)
+        try:
+            yield
+        finally:
+            if had_own:
+                setattr(owner, name, original)
+            else:
+                delattr(owner, name)
+
+
+def _pfcn_hooks(model, timer: StageTimer, stack: ExitStack,
+                onnx: bool) -> None:
+    """Wrap the stages of a :class:`PanopticFCN` (and its modules')."""
+    from mmpfcn.models.seg_heads import panoptic_fcn_fusion_head as fusion
+    head = model.panoptic_head
+    if not onnx:
+        stack.enter_context(timer.wrap(model.backbone, 'forward', 'bb'))
+        stack.enter_context(timer.wrap(model.neck, 'forward', 'neck'))
+        stack.enter_context(timer.wrap(model.semantic_fpn, 'forward',
+                                       'sfpn'))
+        stack.enter_context(timer.wrap(head.feature_encoder, 'forward',
+                                       'encoder'))
+        stack.enter_context(timer.wrap(head.kernel_generator, 'forward',
+                                       'generator'))
+    for generator in (head.thing_generator, head.stuff_generator):
+        stack.enter_context(timer.wrap(generator, 'predict', 'select'))
+        stack.enter_context(timer.wrap(generator, 'mask_logits', 'masks'))
+    stack.enter_context(
+        timer.wrap(model.panoptic_fusion_head, 'predict', 'fusion'))
+    for name in ('heuristic_merge', 'argmax_merge'):
+        stack.enter_context(timer.wrap(fusion, name, 'merge'))
+
+
+def _pfcn_stages(seconds: Dict[str, float]) -> Dict[str, float]:
+    """Exclusive stage times from the inclusive wrapped times."""
+    return {
+        'backbone + FPN': seconds['bb'] + seconds['neck'],
+        'semantic FPN + encoder': seconds['sfpn'] + seconds['encoder'],
+        'kernel generator': seconds['generator'],
+        'kernel selection + fusion': seconds['select'] - seconds['masks'],
+        'mask prediction': seconds['masks'],
+        'mask upsampling + threshold': seconds['fusion'] - seconds['merge'],
+        'panoptic merge': seconds['merge'],
+    }
+
+
+class PeakMemory:
+    """Largest resident set size above the start, sampled every 5 ms."""
+
+    def __init__(self) -> None:
+        self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def rss() -> int:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * 4096
+
+    def __enter__(self):
+        self.base = self.rss()
+        self.thread = threading.Thread(target=self._sample, daemon=True)
+        self.thread.start()
+        return self
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.005):
+            self.peak = max(self.peak, self.rss() - self.base)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self.thread.join()
+
+
+def time_model(step, model, images: List[np.ndarray], batch_size: int,
+               warmup: int, stages: Optional[callable] = None) -> dict:
+    """Latency per image of ``step`` over ``images`` after warm-up."""
+    timer = StageTimer()
+    run_batches(model, images[:warmup * batch_size], batch_size, step)
+    with ExitStack() as stack:
+        if stages is not None:
+            stages(timer, stack)
+        with PeakMemory() as memory:
+            start = time.perf_counter()
+            run_batches(model, images, batch_size, step)
+            total = time.perf_counter() - start
+    return dict(total=total / len(images), peak=memory.peak,
+                seconds={k: v / len(images)
+                         for k, v in timer.seconds.items()})
+
+
+def load_images(args: argparse.Namespace) -> List[np.ndarray]:
+    """``--num-images`` images of ``--shape`` (cycling the inputs)."""
+    paths = list_images(args.images)
+    height, width = args.shape
+    base = [mmcv.imresize(mmcv.imread(p), (width, height)) for p in paths]
+    return [base[i % len(base)] for i in range(args.num_images)]
+
+
+def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description='Panoptic FCN latency, stage by stage, vs Panoptic FPN')
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', nargs='?')
+    parser.add_argument('--num-images', type=int, default=10)
+    parser.add_argument('--shape', type=int, nargs=2, default=[800, 1199],
+                        metavar=('H', 'W'))
+    parser.add_argument('--batch-size', type=int, default=1)
+    parser.add_argument('--warmup', type=int, default=1,
+                        help='untimed batches first (default 1)')
+    parser.add_argument('--backend', choices=('pytorch', 'onnxruntime'),
+                        default='pytorch')
+    parser.add_argument('--onnx-file',
+                        help='exported network for --backend onnxruntime '
+                        '(default: exported into a temporary folder)')
+    parser.add_argument('--images', default=SAMPLE_IMAGES,
+                        help='image, folder or glob (resized to --shape)')
+    parser.add_argument('--baseline', default=BASELINE,
+                        help='the config timed beside (default: mmdet\'s '
+                        'Panoptic FPN R50)')
+    parser.add_argument('--baseline-checkpoint')
+    parser.add_argument('--no-baseline', action='store_true')
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction)
+    return parser.parse_args(argv)
+
+
+def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
+    """(name, step, model, stages) of every timed model."""
+    model = init_model(args.config, args.checkpoint,
+                       cfg_options=args.cfg_options)
+    runs = [('Panoptic FCN (pytorch)', model.test_step, model,
+             lambda t, s: _pfcn_hooks(model, t, s, onnx=False))]
+    if args.backend == 'onnxruntime':
+        from mmpfcn.apis import ONNXPanopticPredictor, export_onnx
+        onnx_file = args.onnx_file or osp.join(tmp_dir, 'model.onnx')
+        if not args.onnx_file:
+            export_onnx(model, onnx_file)
+        predictor = ONNXPanopticPredictor(onnx_file, args.config,
+                                          args.checkpoint, args.cfg_options)
+        def onnx_stages(timer, stack):
+            _pfcn_hooks(predictor.model, timer, stack, onnx=True)
+            stack.enter_context(timer.wrap(predictor, 'network', 'onnx'))
+
+        runs.append(('Panoptic FCN (onnxruntime)', predictor.test_step,
+                     predictor.model, onnx_stages))
+    if not args.no_baseline:
+        baseline = init_model(Config.fromfile(args.baseline),
+                              args.baseline_checkpoint)
+
+        def baseline_stages(timer, stack):
+            stack.enter_context(timer.wrap(baseline.backbone, 'forward',
+                                           'bb'))
+            stack.enter_context(timer.wrap(baseline.neck, 'forward', 'neck'))
+
+        runs.append((f'{osp.basename(args.baseline)}', baseline.test_step,
+                     baseline, baseline_stages))
+    return runs
+
+
+def report(results: list, reference: float) -> str:
+    """The side-by-side table."""
+    names = [name for name, _ in results]
+    width = max(len(s) for s in STAGES + ('end to end (ms / image)', ))
+    lines = [f"{'':{width}s} | " + ' | '.join(f'{n:>26s}' for n in names)]
+    lines.append('-' * len(lines[0]))
+    rows = [(stage, [r['stages'].get(stage) for _, r in results])
+            for stage in STAGES + ('other', )]
+    for stage, values in rows:
+        cells = []
+        for value, (_, r) in zip(values, results):
+            if value is None:
+                cells.append(f"{'':>26s}")
+            else:
+                share = 100 * value / r['total']
+                cells.append(f'{1000 * value:17.0f} ({share:4.1f}%)')
+        lines.append(f'{stage:{width}s} | ' + ' | '.join(cells))
+    lines.append(f"{'end to end (ms / image)':{width}s} | " + ' | '.join(
+        f"{1000 * r['total']:17.0f} ({r['total'] / reference:4.2f}x)"
+        for _, r in results))
+    lines.append(f"{'peak memory (MB)':{width}s} | " + ' | '.join(
+        f"{r['peak'] / 2**20:26.0f}" for _, r in results))
+    return '\n'.join(lines)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    args = parse_args(argv)
+    import tempfile
+    images = load_images(args)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp_dir:
+        for name, step, model, stages in build_runs(args, tmp_dir):
+            result = time_model(step, model, images, args.batch_size,
+                                args.warmup, stages)
+            seconds = result['seconds']
+            if 'fusion' in seconds or 'select' in seconds:
+                result['stages'] = _pfcn_stages(defaultdict(float, seconds))
+            else:
+                result['stages'] = {
+                    'backbone + FPN': seconds.get('bb', 0) +
+                    seconds.get('neck', 0)}
+            if name.endswith('(onnxruntime)'):
+                for stage in STAGES[:3]:
+                    result['stages'].pop(stage)
+                result['stages']['network (onnxruntime)'] = seconds['onnx']
+            result['stages']['other'] = result['total'] - sum(
+                result['stages'].values())
+            results.append((name, result))
+            print(f'{name}: {1000 * result["total"]:.0f} ms / image')
+    height, width = args.shape
+    print(f'\n{args.num_images} images of {height} x {width}, batch '
+          f'{args.batch_size}, {torch.get_num_threads()} threads; ms per '
+          'image (share of its total); ratio to the first column')
+    print(report(results, results[0][1]['total']))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
