@@ -103,6 +103,9 @@ def demo_config(args: argparse.Namespace) -> Config:
         cfg.train_cfg.max_iters = args.max_iters
         for scheduler in cfg.param_scheduler:
             scheduler.end = min(scheduler.end, args.max_iters)
+        # log at least once, so that curves.png has a point
+        logger = cfg.default_hooks.logger
+        logger.interval = max(1, min(logger.interval, args.max_iters))
     # evaluated once, after training, by the test runner
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
     return cfg
