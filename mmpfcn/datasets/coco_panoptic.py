@@ -15,6 +15,10 @@ from mmdet.datasets import CocoPanopticDataset
 from mmengine.fileio import get_local_path
 from mmengine.logging import print_log
 
+from mmpfcn.datasets.coco_instances import (
+    image_instances,
+    load_instances_file,
+)
 from mmpfcn.registry import DATASETS
 
 # labels are stored in uint8 semantic maps where 255 means void
@@ -54,22 +58,40 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
       silently skips these, which would leave their PNG pixels unexplained).
     - **Warnings**: images with no segments, and the file names of images
       that ``filter_cfg`` drops from training.
+    - **Things from an instances file** (``instances_file``, the
+      reference's ``coco_2017_train_panoptic_separated``): ``instances`` are
+      the annotations of a COCO instances JSON (``mask`` = their
+      segmentation, decoded by ``LoadPanopticFCNAnnotations``) and
+      ``filter_empty_gt`` looks at them; the stuff map still comes from the
+      panoptic PNG. See :mod:`mmpfcn.datasets.coco_instances` for its
+      checks.
 
     Each ``data_list`` entry holds ``img_path``, ``img_id``,
     ``seg_map_path`` (``<seg prefix>/<file_name of the image's
     annotation>``, as the COCO panoptic format defines it; mmdet's
     ``<image stem>.png`` for an image without annotation), ``height``,
-    ``width``, ``instances`` (thing segments: ``bbox`` [x1, y1, x2, y2],
-    ``bbox_label``, ``ignore_flag`` = iscrowd, ``segment_id``) and
-    ``segments_info`` (every segment: ``id``, ``category`` label,
-    ``is_thing`` -- False for crowd, as in mmdet, so that ``filter_empty_gt``
-    drops images whose only things are crowds -- and ``iscrowd``).
+    ``width``, ``instances`` (things: ``bbox`` [x1, y1, x2, y2],
+    ``bbox_label``, ``ignore_flag`` = iscrowd, and the PNG's ``segment_id``
+    or, from an instances file, ``mask``) and ``segments_info`` (every
+    segment: ``id``, ``category`` label, ``is_thing`` -- False for crowd, as
+    in mmdet, so that ``filter_empty_gt`` drops images whose only things
+    are crowds -- and ``iscrowd``).
 
-    Args: as :class:`~mmdet.datasets.CocoPanopticDataset`.
+    Args:
+        instances_file (str, optional): COCO instances JSON to take the
+            things from (e.g. ``annotations/instances_train2017.json``;
+            joined with ``data_root`` like ``ann_file``). None (default)
+            takes them from the panoptic PNG.
+        **kwargs: As :class:`~mmdet.datasets.CocoPanopticDataset`.
     """
     #: Warn when the JSON does not list its thing categories first (off in
     #: subclasses whose files are known to mix them).
     warn_category_order = True
+
+    def __init__(self, *args, instances_file: str = None, **kwargs) -> None:
+        # set before the parent's __init__, which loads the data list
+        self.instances_file = instances_file
+        super().__init__(*args, **kwargs)
 
     def load_data_list(self) -> list[dict]:
         """Load the JSON, fix the label order and parse every image.
@@ -93,6 +115,13 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
             self.coco.dataset['categories'])
         self.cat2label = {cat: label for label, cat in enumerate(self.cat_ids)}
         self.cat_img_map = copy.deepcopy(self.coco.cat_img_map)
+        things, skipped = None, 0
+        if self.instances_file:
+            things_path = self.instances_file
+            if self.data_root and not osp.isabs(things_path):
+                things_path = osp.join(self.data_root, things_path)
+            things = load_instances_file(things_path, self.coco.cats,
+                                         self.ann_file, self.backend_args)
 
         # the PNG each annotation names (mmdet assumes <image stem>.png)
         seg_files = {
@@ -107,11 +136,22 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
                 raw_img_info['seg_file_name'] = seg_files[img_id]
             raw_ann_info = self.coco.load_anns(
                 self.coco.get_ann_ids(img_ids=[img_id]))
-            data_list.append(
-                self.parse_data_info(
-                    dict(raw_img_info=raw_img_info,
-                         raw_ann_info=raw_ann_info)))
+            data_info = self.parse_data_info(
+                dict(raw_img_info=raw_img_info, raw_ann_info=raw_ann_info))
+            if things is not None:
+                data_info['instances'], count = image_instances(
+                    things, data_info, self.cat2label,
+                    len(self._metainfo['thing_classes']), things_path,
+                    self.ann_file)
+                skipped += count
+            data_list.append(data_info)
         del self.coco
+        if skipped:
+            print_log(
+                f'{things_path}: skipped {skipped} annotation(s) with zero '
+                'area, a box under one pixel or no valid polygon',
+                logger='current',
+                level=logging.WARNING)
         return data_list
 
     def _things_first_cat_ids(self, categories: list[dict]) -> list[int]:
@@ -302,13 +342,23 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
 
     def filter_data(self) -> list[dict]:
         """mmdet's filter (``filter_empty_gt``: drop training images without
-        non-crowd things; ``min_size``: drop smaller images), logging what it
-        drops.
+        non-crowd things -- those of the instances file if one is given;
+        ``min_size``: drop smaller images), logging what it drops.
 
         Returns:
             list[dict]: the kept entries of ``self.data_list``.
         """
-        kept = super().filter_data()
+        if self.instances_file and not self.test_mode and self.filter_cfg:
+            min_size = self.filter_cfg.get('min_size', 0)
+            keep_empty = not self.filter_cfg.get('filter_empty_gt', False)
+            kept = [
+                info for info in self.data_list
+                if min(info['width'], info['height']) >= min_size and (
+                    keep_empty or any(not inst['ignore_flag']
+                                      for inst in info['instances']))
+            ]
+        else:
+            kept = super().filter_data()
         if len(kept) < len(self.data_list):
             kept_ids = {info['img_id'] for info in kept}
             dropped = [

@@ -22,7 +22,16 @@ CONFIGS = sorted(
 
 
 def test_all_paper_models_have_a_config():
-    assert len(CONFIGS) == 18
+    assert len(CONFIGS) == 22
+    # the reference's 12 COCO model-zoo entries, the paper's R101 /
+    # DCN-R101 models (DCN-R101* is its test-dev entry), 2x, the 3x on the
+    # reference's instances-file training set, 2 Cityscapes, 2 Mapillary
+    # and the CPU demo
+    for name in ('panoptic-fcn_r50_fpn_fast_1x_coco-panoptic.py',
+                 'panoptic-fcn_r50_fpn_3x_coco-panoptic-separated.py',
+                 'panoptic-fcn-star_r50_fpn_fast_3x_coco-panoptic.py',
+                 'panoptic-fcn-star_r101-dconv-c3-c5_fpn_3x_coco-panoptic.py'):
+        assert name in CONFIGS
     assert 'panoptic-fcn_r18_fpn_synthetic-panoptic.py' in CONFIGS
 
 
@@ -122,3 +131,17 @@ def test_coco_configs_follow_the_reference():
     assert dcn.model.backbone.stage_with_dcn == (False, True, True, True)
     assert load('panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
                 ).train_cfg.max_iters == 90000
+    for name, base in (('_r50_fpn_fast_1x', '_r50_fpn_1x'),
+                       ('_r50_fpn_fast_3x', '_r50_fpn_3x'),
+                       ('-star_r50_fpn_fast_3x', '-star_r50_fpn_3x')):
+        fast = load(f'panoptic-fcn{name}_coco-panoptic.py')
+        normal = load(f'panoptic-fcn{base}_coco-panoptic.py')
+        assert fast.model.test_cfg == dict(
+            normal.model.test_cfg, thing_peak_thr=0.2, stuff_score_thr=0.1)
+        assert fast.model.panoptic_head == normal.model.panoptic_head
+        assert fast.train_cfg == normal.train_cfg
+    star_dcn = load(
+        'panoptic-fcn-star_r101-dconv-c3-c5_fpn_3x_coco-panoptic.py')
+    assert star_dcn.model.backbone == dcn.model.backbone
+    assert star_dcn.model.panoptic_head.feature_encoder == \
+        star.model.panoptic_head.feature_encoder

@@ -27,7 +27,10 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
     - ``gt_masks``: :class:`BitmapMasks` (N, H, W), one per entry of
       ``instances`` and in the same order -- crowd instances included, so
       that ``PackDetInputs`` can split masks with ``gt_ignore_flags`` exactly
-      like boxes and labels.
+      like boxes and labels. An instance's pixels are those of its
+      ``segment_id`` in the PNG or, for instances of an instances file
+      (``PanopticFCNCocoDataset(instances_file=...)``), its decoded
+      ``mask`` polygons / RLE.
     - ``gt_seg_map``: (H, W) uint8, things ``0..T-1`` (crowd pixels carry
       their thing label), stuff ``T..T+S-1``, 255 unlabeled (void).
     - ``gt_panoptic_rle`` (with ``with_eval_rle``): the PNG at its own
@@ -135,7 +138,12 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
                 seg['category'] for seg in segments
             ]
             results['gt_seg_map'] = lut[inverse]
-        if self.with_mask:
+        if self.with_mask and all('mask' in inst
+                                  for inst in results['instances']):
+            results['gt_masks'] = BitmapMasks(
+                [self._poly2mask(inst['mask'], height, width)
+                 for inst in results['instances']], height, width)
+        elif self.with_mask:
             try:
                 inst_ids = np.array(
                     [inst['segment_id'] for inst in results['instances']],

@@ -2,13 +2,54 @@
 {semantic FPN -> feature encoder, kernel generator} -> masks -> panoptic
 merge, as in the paper's Fig. 2."""
 import copy
-from typing import Dict, List, Tuple
+import difflib
+from typing import AbstractSet, Dict, List, Optional, Tuple
 
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import SampleList
 from torch import Tensor
 
+from mmpfcn.models.heads.panoptic_fcn_head import (
+    DEFAULT_TEST_CFG as HEAD_TEST_CFG,
+)
+from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
+    DEFAULT_TEST_CFG as FUSION_TEST_CFG,
+)
 from mmpfcn.registry import MODELS
+
+# the keys of the shared test_cfg that the head or the fusion head reads;
+# training settings are arguments of the head, so no train_cfg key is read
+TEST_CFG_KEYS = frozenset(HEAD_TEST_CFG) | frozenset(FUSION_TEST_CFG)
+TRAIN_CFG_KEYS = frozenset()
+
+
+def check_cfg_keys(cfg: Optional[dict], known: AbstractSet[str],
+                   name: str) -> None:
+    """Raise if ``cfg`` holds a key that no component reads.
+
+    A misspelt key (``fusion_sim_thres`` for ``fusion_sim_thr``) would
+    otherwise leave the default in force without a word.
+
+    Args:
+        cfg (dict, optional): The config to check; None passes.
+        known (set[str]): The keys some component reads.
+        name (str): The config's name for the message, e.g. ``test_cfg``.
+
+    Raises:
+        ValueError: Naming every unknown key, with the closest known key
+            where one is similar.
+    """
+    unknown = sorted(set(cfg or {}) - set(known))
+    if not unknown:
+        return
+    problems = []
+    for key in unknown:
+        close = difflib.get_close_matches(key, sorted(known), n=1)
+        problems.append(f'{key!r}' +
+                        (f' (did you mean {close[0]!r}?)' if close else ''))
+    raise ValueError(f'PanopticFCN: {name} key(s) {", ".join(problems)} are '
+                   'read by no component; known keys: '
+                   f'{sorted(known) or "none"}')
 
 
 @MODELS.register_module()
@@ -26,8 +67,12 @@ class PanopticFCN(BaseDetector):
         panoptic_fusion_head (dict): Config of
             :class:`PanopticFCNFusionHead`; the class counts are taken from
             the head.
+        train_cfg (dict, optional): Must be empty: the training settings
+            are arguments of ``panoptic_head``. Accepted so that a stray
+            ``train_cfg`` gets a clear error.
         test_cfg (dict, optional): Inference settings shared by the head
-            and the fusion head (each reads its own keys).
+            and the fusion head (each reads its own keys); a key that
+            neither reads is an error.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -38,11 +83,14 @@ class PanopticFCN(BaseDetector):
                  semantic_fpn: dict,
                  panoptic_head: dict,
                  panoptic_fusion_head: dict,
+                 train_cfg: dict = None,
                  test_cfg: dict = None,
                  data_preprocessor: dict = None,
                  init_cfg=None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
+        check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'train_cfg')
+        check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'test_cfg')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.semantic_fpn = MODELS.build(semantic_fpn)
