@@ -1,9 +1,9 @@
 """PanopticFCN detector end to end on the CPU demo config (ResNet-18):
-the three modes, batch invariance, edge cases and the reference
-checkpoint layout of the R50 model."""
+the three modes, batch invariance and edge cases (the R50 model's
+reference checkpoint layout is tested with the converter,
+tests/test_tools/test_panopticfcn_to_mmpfcn.py)."""
 import copy
 import os.path as osp
-import re
 
 import pytest
 import torch
@@ -17,8 +17,6 @@ from mmpfcn.utils.setup_env import register_all_modules
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(ROOT, 'configs/panoptic_fcn/'
                 'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
-R50_3X = osp.join(ROOT, 'configs/panoptic_fcn/'
-                  'panoptic-fcn_r50_fpn_3x_coco-panoptic.py')
 NUM_CLASSES = 8  # demo: 4 things + 4 stuff
 
 
@@ -169,97 +167,3 @@ def test_150_tiny_instances_are_capped_per_level(model):
     # sqrt(4 x 4) = 4 lies only in the first range (1, 32) of the demo
     assert [len(i) for i in targets.thing_inds] == [100, 0, 0, 0, 0]
     assert targets.num_things == 100
-
-
-# reference (detectron2) name -> mmpfcn name, for a checkpoint converter
-REFERENCE_TO_MMPFCN = [
-    (r'^backbone\.bottom_up\.stem\.conv1\.norm\.', 'backbone.bn1.'),
-    (r'^backbone\.bottom_up\.stem\.conv1\.', 'backbone.conv1.'),
-    (r'^backbone\.bottom_up\.res(\d)\.(\d+)\.shortcut\.norm\.',
-     lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.downsample.1.'),
-    (r'^backbone\.bottom_up\.res(\d)\.(\d+)\.shortcut\.',
-     lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.downsample.0.'),
-    (r'^backbone\.bottom_up\.res(\d)\.(\d+)\.conv(\d)\.norm\.',
-     lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.bn{m[3]}.'),
-    (r'^backbone\.bottom_up\.res(\d)\.(\d+)\.conv(\d)\.',
-     lambda m: f'backbone.layer{int(m[1]) - 1}.{m[2]}.conv{m[3]}.'),
-    (r'^backbone\.fpn_lateral(\d)\.',
-     lambda m: f'neck.lateral_convs.{int(m[1]) - 2}.conv.'),
-    (r'^backbone\.fpn_output(\d)\.',
-     lambda m: f'neck.fpn_convs.{int(m[1]) - 2}.conv.'),
-    (r'^backbone\.top_block\.p(\d)\.',
-     lambda m: f'neck.fpn_convs.{int(m[1]) - 2}.conv.'),
-    (r'^semantic_fpn\.p(\d)\.(\d)\.norm\.', r'semantic_fpn.p\1.\2.gn.'),
-    (r'^semantic_fpn\.p(\d)\.(\d)\.weight',
-     r'semantic_fpn.p\1.\2.conv.weight'),
-    (r'^position_head\.position_head\.position_head_head_(\d)\.'
-     r'offset_mask_conv\.', lambda m: 'panoptic_head.kernel_generator.'
-     f'position_head.convs.{int(m[1]) - 1}.conv.conv_offset.'),
-    (r'^position_head\.position_head\.position_head_head_(\d)\.dcnv2\.'
-     r'norm\.', lambda m: 'panoptic_head.kernel_generator.position_head.'
-     f'convs.{int(m[1]) - 1}.gn.'),
-    (r'^position_head\.position_head\.position_head_head_(\d)\.dcnv2\.',
-     lambda m: 'panoptic_head.kernel_generator.position_head.'
-     f'convs.{int(m[1]) - 1}.conv.'),
-    (r'^position_head\.out_', 'panoptic_head.kernel_generator.position_head.'
-     'out_'),
-    (r'^kernel_head\.kernel_head\.kernel_head_head_(\d)\.norm\.',
-     lambda m: 'panoptic_head.kernel_generator.kernel_head.'
-     f'convs.{int(m[1]) - 1}.gn.'),
-    (r'^kernel_head\.kernel_head\.kernel_head_head_(\d)\.',
-     lambda m: 'panoptic_head.kernel_generator.kernel_head.'
-     f'convs.{int(m[1]) - 1}.conv.'),
-    (r'^kernel_head\.out_conv\.',
-     'panoptic_head.kernel_generator.kernel_head.out_conv.'),
-    (r'^feature_encoder\.encode_head\.encode_head_head_(\d)\.',
-     lambda m: f'panoptic_head.feature_encoder.convs.{int(m[1]) - 1}.conv.'),
-    (r'^(thing|stuff)_generator\.', r'panoptic_head.\1_generator.'),
-]
-
-
-def to_mmpfcn_name(name):
-    for pattern, replacement in REFERENCE_TO_MMPFCN:
-        new, count = re.subn(pattern, replacement, name)
-        if count:
-            return new
-    raise KeyError(f'no mapping for {name}')
-
-
-def test_r50_position_dcn_matches_reference_checkpoint(
-        reference_checkpoint_dir):
-    keys_file = osp.join(reference_checkpoint_dir,
-                         'keys_r50_3x_position-dcn.txt')
-    reference = {}
-    with open(keys_file) as f:
-        for line in f:
-            name, shape, _ = line.rstrip('\n').split('\t')
-            reference[to_mmpfcn_name(name)] = tuple(
-                int(s) for s in shape.strip('[]').split(',') if s.strip())
-    register_all_modules()
-    cfg = Config.fromfile(R50_3X)
-    cfg.model.backbone.init_cfg = None
-    detector = MODELS.build(cfg.model)
-    ours = {
-        name: tuple(t.shape)
-        for name, t in detector.state_dict().items()
-        # detectron2's FrozenBatchNorm2d has no batch counter
-        if not name.endswith('num_batches_tracked')
-    }
-    assert len(reference) == 346
-    assert ours == reference
-    # the README counts detectron2's parameters(), and its
-    # FrozenBatchNorm2d keeps even weight and bias as buffers
-    frozen_bn = {
-        n for n, m in detector.named_modules()
-        if isinstance(m, torch.nn.BatchNorm2d)
-    }
-    assert sum(
-        p.numel() for n, p in detector.named_parameters()
-        if n.rsplit('.', 1)[0] not in frozen_bn) == 36_999_511
-    head = {n: s for n, s in ours.items() if n.startswith('panoptic_head.')}
-    # position head 3 x 5 + 4, kernel head 3 x 3 + 2, encoder 6, embeds 4
-    assert len(head) == 40
-    assert head['panoptic_head.kernel_generator.position_head.convs.0.conv.'
-                'conv_offset.weight'] == (27, 256, 3, 3)
-    assert head['panoptic_head.thing_generator.embed_extractor.weight'] == (
-        64, 256, 1, 1)
