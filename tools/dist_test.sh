@@ -1,25 +1,15 @@
 #!/usr/bin/env bash
-# Multi-GPU / multi-node evaluation with torchrun.
-#   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS [test.py options]
+# Distributed evaluation with torchrun, one process per GPU (gloo processes
+# on the CPU when CUDA is absent):
+#   bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS_PER_NODE [test.py options]
+# Multi-node: the same NNODES / NODE_RANK / MASTER_ADDR / PORT variables as
+# tools/dist_train.sh (see tools/misc/torchrun.sh).
 set -euo pipefail
 
-CONFIG=$1
-CHECKPOINT=$2
-GPUS=$3
-NNODES=${NNODES:-1}
-NODE_RANK=${NODE_RANK:-0}
-PORT=${PORT:-29500}
-MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-"$PYTHON" -m torch.distributed.run \
-    --nnodes="$NNODES" \
-    --node_rank="$NODE_RANK" \
-    --master_addr="$MASTER_ADDR" \
-    --nproc_per_node="$GPUS" \
-    --master_port="$PORT" \
-    "$(dirname "$0")/test.py" \
-    "$CONFIG" \
-    "$CHECKPOINT" \
-    --launcher pytorch "${@:4}"
+if [ $# -lt 3 ]; then
+    echo "usage: bash $0 CONFIG CHECKPOINT NUM_GPUS_PER_NODE [test.py options]" >&2
+    exit 2
+fi
+TOOLS="$(dirname "$0")"
+LAUNCHER_NAME=dist_test.sh exec bash "$TOOLS/misc/torchrun.sh" "$3" \
+    "$TOOLS/test.py" "$1" "$2" --launcher pytorch "${@:4}"

@@ -12,7 +12,12 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmpfcn.utils import register_all_modules
+from mmpfcn.utils import (
+    ConfigKeyError,
+    check_config,
+    register_all_modules,
+    setup_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,6 +85,11 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    try:
+        # typos fail here, naming their key, before any data is read
+        check_config(cfg)
+    except ConfigKeyError as error:
+        raise SystemExit(f'tools/test.py: error: {error}')
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -92,6 +102,7 @@ def main() -> None:
     if args.show or args.show_dir:
         cfg = enable_visualization(cfg, args)
 
+    setup_distributed(cfg, args.launcher)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

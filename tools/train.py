@@ -9,7 +9,13 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmpfcn.utils import register_all_modules
+from mmpfcn.utils import (
+    ConfigKeyError,
+    check_amp_device,
+    check_config,
+    register_all_modules,
+    setup_distributed,
+)
 
 
 def parse_args() -> argparse.Namespace:
@@ -19,7 +25,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--amp',
         action='store_true',
-        help='enable automatic-mixed-precision training')
+        help='enable automatic-mixed-precision training (CUDA only)')
     parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
@@ -58,6 +64,16 @@ def main() -> None:
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    try:
+        if args.amp:
+            check_amp_device()
+    except RuntimeError as error:
+        raise SystemExit(f'tools/train.py: error: {error}')
+    try:
+        # typos fail here, naming their key, before any data is read
+        check_config(cfg)
+    except ConfigKeyError as error:
+        raise SystemExit(f'tools/train.py: error: {error}')
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
@@ -91,6 +107,7 @@ def main() -> None:
         cfg.resume = True
         cfg.load_from = args.resume
 
+    setup_distributed(cfg, args.launcher)
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:

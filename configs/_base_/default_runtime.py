@@ -15,7 +15,8 @@ default_hooks = dict(
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-    dist_cfg=dict(backend='nccl'))
+    # timeout: seconds a collective waits for a dead or stuck rank
+    dist_cfg=dict(backend='nccl', timeout=1800))
 
 vis_backends = [dict(type='LocalVisBackend')]
 # ground truth | predicted panoptic map, side by side

@@ -2,9 +2,12 @@ from .checkpoint import (
                          load_trusted_checkpoint,
                          register_trusted_checkpoint_loaders,
 )
+from .config_check import ConfigKeyError, check_config
+from .distributed import check_amp_device, setup_distributed
 from .setup_env import register_all_modules
 
 __all__ = [
+    'ConfigKeyError', 'check_amp_device', 'check_config',
     'load_trusted_checkpoint', 'register_trusted_checkpoint_loaders',
-    'register_all_modules'
+    'register_all_modules', 'setup_distributed'
 ]

@@ -12,6 +12,7 @@ from torch import Tensor
 from mmpfcn.models.heads.panoptic_fcn_head import (
     DEFAULT_TEST_CFG as HEAD_TEST_CFG,
 )
+from mmpfcn.models.losses.finite import check_finite_losses
 from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
     DEFAULT_TEST_CFG as FUSION_TEST_CFG,
 )
@@ -133,10 +134,16 @@ class PanopticFCN(BaseDetector):
         Returns:
             dict[str, Tensor]: ``loss_pos_th``, ``loss_pos_st``,
             ``loss_seg_th``, ``loss_seg_st``.
+
+        Raises:
+            FloatingPointError: If a loss is NaN or infinite (before the
+                backward pass; see :func:`check_finite_losses`).
         """
         level_feats, encoder_feat = self.extract_feat(batch_inputs)
-        return self.panoptic_head.loss(level_feats, encoder_feat,
-                                       batch_data_samples)
+        losses = self.panoptic_head.loss(level_feats, encoder_feat,
+                                         batch_data_samples)
+        check_finite_losses(losses)
+        return losses
 
     def predict(self,
                 batch_inputs: Tensor,

@@ -11,6 +11,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmpfcn.models.heads.thing_generator import UPPER_BOUNDS, GtPositions
+from mmpfcn.models.losses.normalizer import mean_over_ranks
 from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
@@ -77,6 +78,10 @@ class PanopticFCNHead(BaseModule):
             (the reference's ``WITH_THING``). Defaults to True.
         loss_pos (dict): Focal loss of the position head.
         loss_seg (dict): Dice loss of the masks (loss_weight = lambda_seg).
+        sync_normalizers (bool): Divide the thing losses by the thing count
+            averaged over the data-parallel ranks instead of this rank's
+            own (the reference's per-GPU count, spec Sec. 7). Defaults to
+            False.
         test_cfg (dict, optional): Inference settings; missing keys take
             the reference values of ``DEFAULT_TEST_CFG``.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
@@ -98,6 +103,7 @@ class PanopticFCNHead(BaseModule):
         loss_pos: dict = dict(
             type='SoftFocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
         loss_seg: dict = dict(type='WeightedDiceLoss', loss_weight=3.0),
+        sync_normalizers: bool = False,
         test_cfg: dict = None,
         init_cfg=None,
     ) -> None:
@@ -140,6 +146,7 @@ class PanopticFCNHead(BaseModule):
         self.target_generator = TASK_UTILS.build(target_cfg)
         self.loss_pos = MODELS.build(loss_pos)
         self.loss_seg = MODELS.build(loss_seg)
+        self.sync_normalizers = sync_normalizers
 
         self.test_cfg = ConfigDict(DEFAULT_TEST_CFG)
         self.test_cfg.update(test_cfg or {})
@@ -234,6 +241,8 @@ class PanopticFCNHead(BaseModule):
                 f'F_e of size {tuple(mask_feats.shape[-2:])}; the input '
                 'must be padded to a multiple of 32')
         num_things = sum(t.num_things for t in targets)
+        if self.sync_normalizers:
+            num_things = mean_over_ranks(num_things, mask_feats.device)
 
         # things: every level and element, / number of (instance, level)
         pred = torch.cat([x.flatten(2) for x in thing_logits], dim=2)
