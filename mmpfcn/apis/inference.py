@@ -184,6 +184,18 @@ def load_model_weights(model: torch.nn.Module,
     return ckpt.get('meta') or {}
 
 
+def _class_counts(model) -> Tuple[int, int]:
+    """(things, stuff) classes of a panoptic model: Panoptic FCN keeps
+    them on its head, mmdet's panoptic segmentors on themselves."""
+    for owner in (getattr(model, 'panoptic_head', None), model,
+                  getattr(model, 'panoptic_fusion_head', None)):
+        if hasattr(owner, 'num_things_classes') and \
+                hasattr(owner, 'num_stuff_classes'):
+            return owner.num_things_classes, owner.num_stuff_classes
+    raise TypeError(f'{type(model).__name__} is not a panoptic model: no '
+                    'num_things_classes / num_stuff_classes')
+
+
 def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -220,10 +232,8 @@ def init_model(config: Union[str, Path, Config],
     meta = {}
     if checkpoint is not None:
         meta = load_model_weights(model, checkpoint, strict=strict)
-    head = model.panoptic_head
     model.cfg = cfg
-    model.dataset_meta = dataset_meta_of(cfg, meta, head.num_things_classes,
-                                         head.num_stuff_classes)
+    model.dataset_meta = dataset_meta_of(cfg, meta, *_class_counts(model))
     return model.to(device).eval()
 
 

@@ -31,6 +31,7 @@ import mmcv
 import numpy as np
 import torch
 from mmengine.config import Config, DictAction
+from mmengine.hub import get_config
 
 from mmpfcn.apis import init_model, list_images
 from mmpfcn.apis.inference import run_batches
@@ -207,8 +208,9 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
         runs.append(('Panoptic FCN (onnxruntime)', predictor.test_step,
                      predictor.model, onnx_stages))
     if not args.no_baseline:
-        baseline = init_model(Config.fromfile(args.baseline),
-                              args.baseline_checkpoint)
+        cfg = get_config(args.baseline) if '::' in args.baseline else \
+            Config.fromfile(args.baseline)
+        baseline = init_model(cfg, args.baseline_checkpoint)
 
         def baseline_stages(timer, stack):
             stack.enter_context(timer.wrap(baseline.backbone, 'forward',
@@ -229,6 +231,8 @@ def report(results: list, reference: float) -> str:
     rows = [(stage, [r['stages'].get(stage) for _, r in results])
             for stage in STAGES + ('other', )]
     for stage, values in rows:
+        if all(value is None for value in values):
+            continue
         cells = []
         for value, (_, r) in zip(values, results):
             if value is None:
