@@ -44,3 +44,17 @@ def test_feature_encoder_star_and_no_coord():
     assert star(torch.randn(1, 8, 4, 4)).shape == (1, 16, 4, 4)
     plain = FeatureEncoder(in_channels=8, feat_channels=4, with_coord=False)
     assert plain.convs[0].conv.in_channels == 8
+
+
+def test_feature_encoder_norm_knob():
+    normed = FeatureEncoder(
+        in_channels=8, feat_channels=4,
+        norm_cfg=dict(type='GN', num_groups=2))
+    assert all(block.with_norm for block in normed.convs)
+    assert normed.convs[0].conv.bias is None
+    out = normed(torch.randn(2, 8, 6, 6) * 50)
+    # GN then ReLU: every map is normalised before the ReLU, so the output
+    # stays O(1) whatever the input scale
+    assert out.shape == (2, 4, 6, 6) and out.max() < 10
+    plain = FeatureEncoder(in_channels=8, feat_channels=4)
+    assert not any(block.with_norm for block in plain.convs)

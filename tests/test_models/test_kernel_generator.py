@@ -96,12 +96,43 @@ def test_kernel_generator_shares_weights_over_levels():
         assert torch.allclose(kernels[level], single)
         assert torch.allclose(things[level],
                               gen.position_head(feats[level])[0])
-    assert gen.kernel_channels == 8
 
 
-def test_num_convs_knob_changes_depth():
-    for num_convs in (1, 2, 4):
-        gen = KernelGenerator(5, 4, in_channels=8, feat_channels=8,
-                              num_convs=num_convs, norm_cfg=GN2)
-        assert len(gen.position_head.convs) == num_convs
-        assert len(gen.kernel_head.convs) == num_convs
+def test_conv_count_knobs_set_each_head_depth():
+    for position_convs, kernel_convs in ((1, 1), (2, 4), (4, 0)):
+        gen = KernelGenerator(
+            5, 4, in_channels=8, feat_channels=8,
+            position_num_convs=position_convs,
+            kernel_num_convs=kernel_convs, norm_cfg=GN2)
+        assert len(gen.position_head.convs) == position_convs
+        assert len(gen.kernel_head.convs) == kernel_convs
+        things, _, kernels = gen([torch.randn(1, 8, 4, 6)])
+        assert things[0].shape == (1, 5, 4, 6)
+        assert kernels[0].shape == (1, 8, 4, 6)
+
+
+def test_dcn_and_coordinate_knobs_of_both_heads():
+    from mmcv.ops import ModulatedDeformConv2dPack
+    gen = KernelGenerator(
+        5, 4, in_channels=8, feat_channels=8, position_dcn=False,
+        kernel_dcn=True, position_coord=True, kernel_coord=False,
+        norm_cfg=GN2)
+    assert all(
+        isinstance(block.conv, ModulatedDeformConv2dPack)
+        for block in gen.kernel_head.convs)
+    assert not any(
+        isinstance(block.conv, ModulatedDeformConv2dPack)
+        for block in gen.position_head.convs)
+    # the coordinates widen the first conv of the head that takes them
+    assert gen.position_head.convs[0].conv.in_channels == 10
+    assert gen.kernel_head.convs[0].conv.in_channels == 8
+    gen.init_weights()
+    feat = torch.randn(1, 8, 4, 6)
+    things, _, kernels = gen([feat])
+    assert kernels[0].shape == (1, 8, 4, 6)
+    head = gen.position_head
+    assert torch.allclose(things[0],
+                          head.out_inst(head.convs(cat_coords(feat))))
+    kernel_head = gen.kernel_head
+    assert torch.allclose(kernels[0],
+                          kernel_head.out_conv(kernel_head.convs(feat)))

@@ -14,7 +14,8 @@ class FeatureEncoder(BaseModule):
     """Coordinates + ``num_convs`` x [3x3 conv with bias, ReLU].
 
     The ReLU follows the last conv too and there is no norm, as in the
-    reference. The enhanced ("star") model uses DCNv2 convs and
+    reference (``norm_cfg`` adds one after every conv, whose convs then
+    have no bias). The enhanced ("star") model uses DCNv2 convs and
     ``feat_channels=256``. Initialised as the reference
     (:func:`~mmpfcn.models.layers.conv_stack.init_conv_stack`): PyTorch's
     default conv init (std 1 / sqrt(3 fan_in), about 0.012 on the first
@@ -32,6 +33,8 @@ class FeatureEncoder(BaseModule):
         with_coord (bool): Append [Y, X] coordinates (a paper ablation).
             Defaults to True.
         use_dcn (bool): DCNv2 convs. Defaults to False.
+        norm_cfg (dict, optional): Norm after every conv (paper ablation),
+            e.g. ``dict(type='GN', num_groups=32)``. Defaults to None.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
@@ -41,6 +44,7 @@ class FeatureEncoder(BaseModule):
                  num_convs: int = 3,
                  with_coord: bool = True,
                  use_dcn: bool = False,
+                 norm_cfg: dict = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_convs < 1:
@@ -52,7 +56,7 @@ class FeatureEncoder(BaseModule):
             in_channels + 2 if with_coord else in_channels,
             feat_channels,
             num_convs,
-            norm_cfg=None,
+            norm_cfg=norm_cfg,
             use_dcn=use_dcn)
 
     def init_weights(self) -> None:

@@ -23,7 +23,8 @@ class PositionHead(BaseModule):
     ``num_convs`` x [3x3 conv (DCNv2 in the reference), GN, ReLU] then two
     3x3 outputs: ``out_inst`` (thing centre heatmap logits, one channel
     per thing class) and ``out_sem`` (stuff region logits, channel 0 =
-    "all things"). No coordinates.
+    "all things"). No coordinates in the reference; ``with_coord``
+    appends [Y, X] once before the convs.
 
     Parameter names: ``convs.{i}.conv`` / ``.conv.conv_offset`` / ``.gn``
     correspond to the reference's
@@ -38,6 +39,8 @@ class PositionHead(BaseModule):
         feat_channels (int): Channels of the convs. Defaults to 256.
         num_convs (int): Number of conv blocks. Defaults to 3.
         use_dcn (bool): DCNv2 convs (the reference). Defaults to True.
+        with_coord (bool): Append coordinates (paper ablation).
+            Defaults to False.
         norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
@@ -49,14 +52,17 @@ class PositionHead(BaseModule):
                  feat_channels: int = 256,
                  num_convs: int = 3,
                  use_dcn: bool = True,
+                 with_coord: bool = False,
                  norm_cfg: dict = GN32,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_things_classes = num_things_classes
         self.num_stuff_channels = num_stuff_channels
-        self.convs = conv_stack(in_channels, feat_channels, num_convs,
-                                norm_cfg, use_dcn)
-        out_in = feat_channels if num_convs > 0 else in_channels
+        self.with_coord = with_coord
+        stack_in = in_channels + 2 if with_coord else in_channels
+        self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg,
+                                use_dcn)
+        out_in = feat_channels if num_convs > 0 else stack_in
         self.out_inst = nn.Conv2d(out_in, num_things_classes, 3, padding=1)
         self.out_sem = nn.Conv2d(out_in, num_stuff_channels, 3, padding=1)
 
@@ -82,6 +88,8 @@ class PositionHead(BaseModule):
             tuple[Tensor, Tensor]: Thing logits (B, N_th, h, w) and stuff
             logits (B, N_st, h, w).
         """
+        if self.with_coord:
+            x = cat_coords(x)  # (B, in_channels + 2, h, w)
         x = self.convs(x)
         return self.out_inst(x), self.out_sem(x)
 
@@ -91,8 +99,9 @@ class KernelHead(BaseModule):
     """A kernel (256-d by default) at every position of one FPN level.
 
     [Y, X] coordinates are appended once (``with_coord``), then
-    ``num_convs`` x [3x3 conv without bias, GN, ReLU] and ``out_conv``, a
-    3x3 conv with bias and no norm or activation.
+    ``num_convs`` x [3x3 conv without bias (DCNv2 with ``use_dcn``, off in
+    the reference), GN, ReLU] and ``out_conv``, a 3x3 conv with bias and
+    no norm or activation.
 
     Parameter names: ``convs.{i}.conv`` / ``.gn`` correspond to the
     reference's ``kernel_head.kernel_head.kernel_head_head_{i+1}`` /
@@ -104,6 +113,7 @@ class KernelHead(BaseModule):
             Defaults to 256.
         num_convs (int): Number of conv blocks. Defaults to 3.
         with_coord (bool): Append coordinates. Defaults to True.
+        use_dcn (bool): DCNv2 convs (paper ablation). Defaults to False.
         norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
@@ -113,13 +123,15 @@ class KernelHead(BaseModule):
                  feat_channels: int = 256,
                  num_convs: int = 3,
                  with_coord: bool = True,
+                 use_dcn: bool = False,
                  norm_cfg: dict = GN32,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_coord = with_coord
         self.out_channels = feat_channels
         stack_in = in_channels + 2 if with_coord else in_channels
-        self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg)
+        self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg,
+                                use_dcn)
         out_in = feat_channels if num_convs > 0 else stack_in
         self.out_conv = nn.Conv2d(out_in, feat_channels, 3, padding=1)
 
@@ -157,12 +169,18 @@ class KernelGenerator(BaseModule):
         in_channels (int): Channels of the FPN levels. Defaults to 256.
         feat_channels (int): Channels of both heads' convs and of the
             kernels. Defaults to 256.
-        num_convs (int): Conv blocks of each head (a paper ablation).
-            Defaults to 3.
+        position_num_convs (int): Conv blocks of the position head (paper
+            Table 1). Defaults to 3.
+        kernel_num_convs (int): Conv blocks of the kernel head (paper
+            Table 1). Defaults to 3.
         position_dcn (bool): DCNv2 convs in the position head (the
             reference). Defaults to True.
+        kernel_dcn (bool): DCNv2 convs in the kernel head. Defaults to
+            False.
+        position_coord (bool): Coordinates in the position head.
+            Defaults to False.
         kernel_coord (bool): Coordinates in the kernel head (paper
-            ablation). Defaults to True.
+            Table 2). Defaults to True.
         norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
@@ -172,8 +190,11 @@ class KernelGenerator(BaseModule):
                  num_stuff_channels: int = 54,
                  in_channels: int = 256,
                  feat_channels: int = 256,
-                 num_convs: int = 3,
+                 position_num_convs: int = 3,
+                 kernel_num_convs: int = 3,
                  position_dcn: bool = True,
+                 kernel_dcn: bool = False,
+                 position_coord: bool = False,
                  kernel_coord: bool = True,
                  norm_cfg: dict = GN32,
                  init_cfg=None) -> None:
@@ -183,16 +204,17 @@ class KernelGenerator(BaseModule):
             num_stuff_channels=num_stuff_channels,
             in_channels=in_channels,
             feat_channels=feat_channels,
-            num_convs=num_convs,
+            num_convs=position_num_convs,
             use_dcn=position_dcn,
+            with_coord=position_coord,
             norm_cfg=norm_cfg)
         self.kernel_head = KernelHead(
             in_channels=in_channels,
             feat_channels=feat_channels,
-            num_convs=num_convs,
+            num_convs=kernel_num_convs,
             with_coord=kernel_coord,
+            use_dcn=kernel_dcn,
             norm_cfg=norm_cfg)
-        self.kernel_channels = feat_channels
 
     def forward(
         self, feats: Sequence[Tensor]
