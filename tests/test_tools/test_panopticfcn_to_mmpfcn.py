@@ -216,6 +216,7 @@ def test_refuses_unmapped_and_missing_keys(converter, key_lists, tmp_path):
     with pytest.raises(converter.LayoutError) as err:
         converter.convert_state_dict(source, dcn=True)
     message = str(err.value)
+    assert 'SRC is the layout' not in message  # no flag fits
     assert "1 unmapped key(s): ['pixel_mean']" in message
     assert "1 missing key(s): ['kernel_head.out_conv.bias']" in message
 
@@ -229,7 +230,8 @@ def test_refuses_unmapped_and_missing_keys(converter, key_lists, tmp_path):
     message = str(err.value)
     assert '15 unmapped key(s)' in message and '9 missing key(s)' in message
     assert 'position_head_head_1.offset_mask_conv.weight' in message
-    assert 'pass --dcn' in message
+    assert 'SRC is the layout of --dcn;' in message
     assert not dst.exists()
-    with pytest.raises(converter.LayoutError, match='drop --star'):
+    with pytest.raises(converter.LayoutError,
+                       match='SRC is the layout of --dcn;'):
         converter.main([str(src), str(dst), '--dcn', '--star'])

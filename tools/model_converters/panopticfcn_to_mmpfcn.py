@@ -9,15 +9,17 @@ detectron2 ``.pkl`` of numpy arrays) or a plain state dict. ``--dcn``
 states that the position head has DCNv2 convs (every released model);
 ``--star`` that the feature encoder has them too (the Star models). The
 tool refuses, listing the keys, when SRC holds a key outside that layout
-or lacks one of it; otherwise it writes an mmengine checkpoint
-(``state_dict`` + ``meta``) with every key renamed and mmdet's
-``num_batches_tracked`` buffers (which detectron2's ``FrozenBatchNorm2d``
-lacks) added, loadable with ``strict=True`` by the matching config.
+or lacks one of it (naming the flags that fit, if others do); otherwise it
+writes an mmengine checkpoint (``state_dict`` + ``meta``) with every key
+renamed and mmdet's ``num_batches_tracked`` buffers (which detectron2's
+``FrozenBatchNorm2d`` lacks) added, loadable with ``strict=True`` by the
+matching config.
 """
 import argparse
+import itertools
 import pickle
 import re
-from typing import Callable, Dict, Iterable, List, Set, Tuple, Union
+from typing import Callable, Dict, List, Set, Tuple, Union
 
 import numpy as np
 import torch
@@ -179,19 +181,15 @@ class LayoutError(ValueError):
     """A state dict that is not the expected reference layout."""
 
 
-def _layout_hint(unexpected: Set[str], missing: Set[str]) -> str:
-    """Which flag probably fits a state dict that failed the check."""
-    def has(keys: Iterable[str], part: str) -> bool:
-        return any(part in k for k in keys)
-
-    hints = []
-    for flag, part in (('--dcn', 'position_head_head_1.offset_mask_conv'),
-                       ('--star', 'encode_head_head_1.offset_mask_conv')):
-        if has(unexpected, part):
-            hints.append(f'SRC has DCNv2 keys ({part}): pass {flag}')
-        elif has(missing, part):
-            hints.append(f'SRC has no DCNv2 keys ({part}): drop {flag}')
-    return ''.join(f'\n{h}' for h in hints)
+def _layout_hint(keys: Set[str]) -> str:
+    """The flags whose layout ``keys`` is exactly, if any."""
+    for dcn, star in itertools.product((True, False), (False, True)):
+        if reference_keys(dcn=dcn, star=star) == keys:
+            flags = [f for f, on in (('--dcn', dcn), ('--star', star)) if on]
+            return ('\nSRC is the layout of ' +
+                    (' '.join(flags) if flags else 'no flag') +
+                    '; convert it with that')
+    return ''
 
 
 def convert_state_dict(state_dict: Dict[str, torch.Tensor],
@@ -227,8 +225,7 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor],
                          f'{sorted(unexpected)}')
         if missing:
             lines.append(f'{len(missing)} missing key(s): {sorted(missing)}')
-        raise LayoutError('\n'.join(lines) + _layout_hint(unexpected,
-                                                          missing))
+        raise LayoutError('\n'.join(lines) + _layout_hint(set(state_dict)))
     converted = {}
     for name, value in state_dict.items():
         if isinstance(value, np.ndarray):
