@@ -182,7 +182,7 @@ def test_first_ddp_step_is_sgd_on_the_mean_of_single_image_gradients(
     # a hung rank: the other one's collective times out after 20 s, then
     # torchrun stops the job (SIGTERM, SIGKILL 30 s later)
     (signal.SIGSTOP, 120),
-])
+], ids=['killed', 'hung'])
 def test_a_dead_or_hung_rank_ends_the_whole_job(synthetic_dataset_dir,
                                                 tmp_path, sig, bound):
     cfg = write_config(
