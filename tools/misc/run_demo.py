@@ -108,6 +108,10 @@ def demo_config(args: argparse.Namespace) -> Config:
         logger.interval = max(1, min(logger.interval, args.max_iters))
     # evaluated once, after training, by the test runner
     cfg.train_cfg.val_interval = cfg.train_cfg.max_iters + 1
+    # a visualizer of its own: mmengine hands an existing instance of the
+    # same name (the configs' 'visualizer') to a later runner of the same
+    # process, whose scalars would then go to the earlier run's folder
+    cfg.visualizer.name = f'mmpfcn-demo-{time.time_ns()}'
     return cfg
 
 
