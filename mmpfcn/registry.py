@@ -32,8 +32,7 @@ RUNNERS = Registry('runner', parent=MMDET_RUNNERS, scope='mmpfcn')
 RUNNER_CONSTRUCTORS = Registry(
     'runner constructor', parent=MMDET_RUNNER_CONSTRUCTORS, scope='mmpfcn')
 LOOPS = Registry('loop', parent=MMDET_LOOPS, scope='mmpfcn')
-HOOKS = Registry(
-    'hook', parent=MMDET_HOOKS, scope='mmpfcn', locations=['mmpfcn.engine'])
+HOOKS = Registry('hook', parent=MMDET_HOOKS, scope='mmpfcn')
 DATASETS = Registry(
     'dataset',
     parent=MMDET_DATASETS,

@@ -1,1 +1,0 @@
-"""Runner-side helpers (hooks) of mmpfcn."""
