@@ -1,0 +1,5 @@
+# Ablation Table 2 (coordinates), row "coord_f only" (paper PQ 40.2):
+# coordinate channels in the feature encoder but not in the kernel head.
+_base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(kernel_generator=dict(kernel_coord=False)))

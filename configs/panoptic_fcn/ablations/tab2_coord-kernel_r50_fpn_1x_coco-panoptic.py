@@ -1,0 +1,5 @@
+# Ablation Table 2 (coordinates), row "coord_w only" (paper PQ 39.9):
+# coordinate channels in the kernel head but not in the feature encoder.
+_base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(feature_encoder=dict(with_coord=False)))

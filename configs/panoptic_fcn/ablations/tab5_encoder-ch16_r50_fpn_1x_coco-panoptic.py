@@ -1,0 +1,5 @@
+# Ablation Table 5 (feature encoder channels), row "C_e = 16" (paper PQ
+# 39.9): the encoded feature and the kernel embeddings have 16 channels.
+_base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(feature_encoder=dict(feat_channels=16)))

@@ -1,0 +1,5 @@
+# Ablation Table 5 (feature encoder channels), row "C_e = 32" (paper PQ
+# 40.8): the encoded feature and the kernel embeddings have 32 channels.
+_base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
+
+model = dict(panoptic_head=dict(feature_encoder=dict(feat_channels=32)))
