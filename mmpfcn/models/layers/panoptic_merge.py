@@ -6,31 +6,46 @@ Two rules: :func:`heuristic_merge`, the Panoptic FPN / panopticapi heuristic
 the reference uses, and :func:`argmax_merge`, the plain per-pixel arg-max
 the paper reports as faster at about -1.4 PQ.
 """
-from typing import Tuple
+from typing import Optional, Tuple
 
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
 
+# (largest stuff probability (H, W), its channel (H, W)): see stuff_argmax
+StuffMax = Tuple[Tensor, Tensor]
+
 
 def _check_inputs(thing_masks: Tensor, thing_scores: Tensor,
-                  thing_labels: Tensor, sem_probs: Tensor,
-                  num_things_classes: int, num_classes: int) -> None:
+                  thing_labels: Tensor, sem_probs: Optional[Tensor],
+                  num_things_classes: int, num_classes: int,
+                  stuff_max: Optional[StuffMax] = None) -> None:
     """Raise a clear error for inconsistent merge inputs."""
     num = thing_masks.shape[0]
-    if thing_masks.dim() != 3 or sem_probs.dim() != 3 or \
-            thing_masks.shape[1:] != sem_probs.shape[1:]:
+    if (sem_probs is None) == (stuff_max is None):
+        raise ValueError('panoptic merge expects either sem_probs or '
+                         'stuff_max')
+    if sem_probs is not None:
+        sem_size, sem_shape = sem_probs.shape[1:], tuple(sem_probs.shape)
+        sem_ok = sem_probs.dim() == 3
+    else:
+        sem_size = stuff_max[0].shape
+        sem_shape = tuple(stuff_max[0].shape)
+        sem_ok = stuff_max[0].dim() == 2 and \
+            stuff_max[1].shape == stuff_max[0].shape
+    if thing_masks.dim() != 3 or not sem_ok or \
+            thing_masks.shape[1:] != sem_size:
         raise ValueError('panoptic merge expects thing_masks (n, H, W) and '
-                         'sem_probs (N_st, H, W) of the same size, got '
-                         f'{tuple(thing_masks.shape)} and '
-                         f'{tuple(sem_probs.shape)}')
+                         'sem_probs (N_st, H, W) (or stuff_max, two (H, W) '
+                         'maps) of the same size, got '
+                         f'{tuple(thing_masks.shape)} and {sem_shape}')
     if thing_scores.shape != (num, ) or thing_labels.shape != (num, ):
         raise ValueError('panoptic merge expects thing_scores and '
                          f'thing_labels of shape ({num},), got '
                          f'{tuple(thing_scores.shape)} and '
                          f'{tuple(thing_labels.shape)}')
     num_stuff_channels = num_classes - num_things_classes + 1
-    if sem_probs.shape[0] != num_stuff_channels:
+    if sem_probs is not None and sem_probs.shape[0] != num_stuff_channels:
         raise ValueError(f'panoptic merge: sem_probs must have '
                          f'{num_stuff_channels} channels (channel 0 = things '
                          f'+ {num_stuff_channels - 1} stuff classes), got '
@@ -42,6 +57,31 @@ def _check_inputs(thing_masks: Tensor, thing_scores: Tensor,
                          f'{thing_labels.tolist()}')
 
 
+def stuff_argmax(stuff_probs: Tensor, stuff_labels: Tensor) -> StuffMax:
+    """``sem_probs.max(dim=0)`` of the N_st-channel stuff map that holds
+    ``stuff_probs`` in channels ``stuff_labels`` and zeros elsewhere,
+    without building that map.
+
+    Ties go to the lowest channel, as in the full arg-max (the labels must
+    be ascending); where every channel is 0 the full arg-max is channel 0.
+
+    Args:
+        stuff_probs (Tensor): Probabilities (u, H, W), u >= 0, all >= 0.
+        stuff_labels (Tensor): Their channels (u,), ascending.
+
+    Returns:
+        tuple[Tensor, Tensor]: The largest probability (H, W) and its
+        channel (H, W), long.
+    """
+    height, width = stuff_probs.shape[1:]
+    if stuff_probs.shape[0] == 0:
+        max_prob = stuff_probs.new_zeros(height, width)
+        return max_prob, max_prob.long()
+    max_prob, index = stuff_probs.max(dim=0)
+    channel = torch.where(max_prob > 0, stuff_labels.long()[index], 0)
+    return max_prob, channel
+
+
 def _sorted_things(thing_masks: Tensor, thing_scores: Tensor,
                    thing_labels: Tensor,
                    thing_score_thr: float) -> Tuple[Tensor, Tensor]:
@@ -51,84 +91,65 @@ def _sorted_things(thing_masks: Tensor, thing_scores: Tensor,
     return thing_masks[order], thing_labels[order].long()
 
 
-def _pixel_groups(masks: Tensor) -> Tuple[Tensor, Tensor, Tensor]:
-    """Group the pixels that belong to exactly the same masks.
-
-    The greedy painting treats such pixels alike, so it can run on the
-    groups (usually a few hundred) instead of every pixel. A pixel's
-    membership bits are packed into int64 words and deduplicated.
-
-    Args:
-        masks (Tensor): Bool masks of shape (n, P), n >= 1.
-
-    Returns:
-        tuple[Tensor, Tensor, Tensor]: Membership of every group (n, U)
-        bool, pixels per group (U,) and the group of every pixel (P,).
-    """
-    num, num_pixels = masks.shape
-    padded = masks.new_zeros(-(-num // 64) * 64, num_pixels)
-    padded[:num] = masks
-    bit_values = (2**torch.arange(8, device=masks.device)).to(torch.uint8)
-    packed = (padded.view(-1, 8, num_pixels).to(torch.uint8) *
-              bit_values.view(1, 8, 1)).sum(dim=1, dtype=torch.uint8)
-    # reinterpret every pixel's bytes as int64 words: (P, n_padded / 64)
-    words = packed.t().contiguous().view(torch.int64)
-    if words.shape[1] == 1:
-        _, inverse, counts = torch.unique(
-            words[:, 0], return_inverse=True, return_counts=True)
-    else:
-        _, inverse, counts = torch.unique(
-            words, dim=0, return_inverse=True, return_counts=True)
-    # any pixel of a group represents it (all have the same membership)
-    pixel_ids = torch.arange(num_pixels, device=masks.device)
-    representative = pixel_ids.new_empty(len(counts)).scatter_(
-        0, inverse, pixel_ids)
-    return masks[:, representative], counts, inverse
+def _spans(hits: Tensor) -> Tensor:
+    """[first, last + 1) of the True entries of every row of (n, L) bool
+    (0, 0 for an empty row)."""
+    any_hit = hits.any(dim=1)
+    first = hits.to(torch.uint8).argmax(dim=1)
+    last = hits.shape[1] - hits.flip(1).to(torch.uint8).argmax(dim=1)
+    return torch.stack((torch.where(any_hit, first, 0),
+                        torch.where(any_hit, last, 0)), dim=1)
 
 
 def _greedy_owners(masks: Tensor, overlap_thr: float) -> Tuple[Tensor,
                                                                  Tensor]:
-    """Vectorised greedy painting of score-sorted masks.
+    """Greedy painting of score-sorted masks.
 
-    Sequentially, mask i is kept iff its area is > 0 and its overlap with
-    the kept masks j < i is at most ``overlap_thr`` of its area, and paints
-    its pixels not painted yet. A pixel therefore belongs to its first kept
-    mask, and decision i depends only on the decisions j < i. Iterating
-    "keep = decide(first kept owner map of keep)" from keep = all fixes at
-    least one more leading decision per round, so the unique fixed point,
-    reached in at most n + 1 rounds, is the sequential result. The rounds
-    run on groups of pixels with identical membership, which keeps each
-    round cheap however many rounds a chain of overlaps needs.
+    Mask i is kept iff its area is > 0 and its overlap with the kept masks
+    j < i is at most ``overlap_thr`` of its area (compared in float64, as
+    the reference's Python division); a pixel belongs to its first kept
+    mask. The decisions are sequential by nature: each step reads and
+    paints only the bounding box of its mask (vectorised inside), and the
+    owners of all pixels are then found at once.
 
     Args:
-        masks (Tensor): Bool masks sorted by score, shape (n, P).
+        masks (Tensor): Bool masks sorted by score, shape (n, H, W).
         overlap_thr (float): Largest kept overlap / area ratio.
 
     Returns:
-        tuple[Tensor, Tensor]: ``keep`` (n,) bool and ``owner`` (P,) long,
-        the first kept mask of every pixel (n where none).
+        tuple[Tensor, Tensor]: ``keep`` (n,) bool and ``owner`` (H * W,)
+        long, the first kept mask of every pixel (n where none).
     """
-    num = masks.shape[0]
+    num, height, width = masks.shape
     if num == 0:
         # owner n = 0 means "no thing" everywhere
         return masks.new_zeros(0), masks.new_zeros(
-            masks.shape[1], dtype=torch.long)
-    groups, counts, inverse = _pixel_groups(masks)  # (n, U), (U,), (P,)
-    rank = torch.arange(num, device=masks.device)
-    area = (groups * counts).sum(dim=1)  # (n,)
-    keep = area > 0
-    while True:
-        kept = groups & keep[:, None]
-        # argmax returns the first maximal index: the first kept owner
-        owner = torch.where(kept.any(dim=0),
-                            kept.to(torch.uint8).argmax(dim=0), num)  # (U,)
-        overlap = ((groups & (owner[None] < rank[:, None])) *
-                   counts).sum(dim=1)
-        new_keep = (area > 0) & (overlap.float() / area.clamp(min=1).float()
-                                 <= overlap_thr)
-        if torch.equal(new_keep, keep):
-            return keep, owner[inverse]
-        keep = new_keep
+            height * width, dtype=torch.long)
+    rows = _spans(masks.any(dim=2)).tolist()  # (n, 2) y ranges
+    cols = _spans(masks.any(dim=1)).tolist()  # (n, 2) x ranges
+    areas = masks.flatten(1).sum(dim=1).tolist()
+    painted = masks.new_zeros(height, width)
+    keep = [False] * num
+    for i in range(num):
+        if areas[i] == 0:
+            continue
+        (y1, y2), (x1, x2) = rows[i], cols[i]
+        mask = masks[i, y1:y2, x1:x2]
+        region = painted[y1:y2, x1:x2]  # a view: painting writes through
+        overlap = int((mask & region).sum(dtype=torch.int64))
+        if overlap / areas[i] <= overlap_thr:
+            keep[i] = True
+            region |= mask
+    keep = torch.tensor(keep, device=masks.device)
+    kept_ids = keep.nonzero().squeeze(1)
+    kept = masks[kept_ids].flatten(1)  # (k, H * W)
+    # argmax of a bool column is its first True: the first kept owner
+    owner = torch.full((height * width, ), num, dtype=torch.long,
+                       device=masks.device)
+    if len(kept_ids):
+        first = kept.to(torch.uint8).argmax(dim=0)
+        owner = torch.where(kept.any(dim=0), kept_ids[first], owner)
+    return keep, owner
 
 
 def heuristic_merge(thing_masks: Tensor,
@@ -140,7 +161,8 @@ def heuristic_merge(thing_masks: Tensor,
                     overlap_thr: float = 0.5,
                     thing_score_thr: float = 0.2,
                     stuff_area_limit: int = 4096,
-                    instance_offset: int = INSTANCE_OFFSET) -> Tensor:
+                    instance_offset: int = INSTANCE_OFFSET,
+                    stuff_max: Optional[StuffMax] = None) -> Tensor:
     """Merge with the Panoptic FPN heuristic, as the reference does.
 
     Things scoring >= ``thing_score_thr`` are painted in descending score
@@ -166,29 +188,35 @@ def heuristic_merge(thing_masks: Tensor,
         stuff_area_limit (int): Smallest area of a stuff segment.
             Defaults to 4096.
         instance_offset (int): mmdet's ``INSTANCE_OFFSET``.
+        stuff_max (tuple[Tensor, Tensor], optional): ``sem_probs``'s
+            per-pixel maximum and arg-max (see :func:`stuff_argmax`),
+            given instead of ``sem_probs`` (then None).
 
     Returns:
         Tensor: Panoptic map (H, W), long.
     """
     _check_inputs(thing_masks, thing_scores, thing_labels, sem_probs,
-                  num_things_classes, num_classes)
-    height, width = sem_probs.shape[1:]
+                  num_things_classes, num_classes, stuff_max)
+    if stuff_max is None:
+        stuff_max = sem_probs.max(dim=0)
+    height, width = stuff_max[0].shape
+    num_stuff_channels = num_classes - num_things_classes + 1
     masks, labels = _sorted_things(thing_masks, thing_scores, thing_labels,
                                    thing_score_thr)
-    keep, owner = _greedy_owners(masks.flatten(1).bool(), overlap_thr)
+    keep, owner = _greedy_owners(masks.bool(), overlap_thr)
     instance_ids = keep.long().cumsum(dim=0)  # id of kept thing i
     is_thing = owner < len(keep)
     owner = owner.clamp(max=max(len(keep) - 1, 0))
     pan_seg = torch.full((height * width, ), num_classes, dtype=torch.long,
-                         device=sem_probs.device)
+                         device=thing_masks.device)
     if len(keep):
         pan_seg = torch.where(
             is_thing, labels[owner] + instance_ids[owner] * instance_offset,
             pan_seg)
 
-    max_prob, stuff = sem_probs.flatten(1).max(dim=0)  # (P,) each
+    max_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
     candidate = ~is_thing & (stuff > 0) & (max_prob > 0)
-    area = torch.bincount(stuff[candidate], minlength=sem_probs.shape[0])
+    area = torch.bincount(stuff[candidate], minlength=num_stuff_channels)
     fill = candidate & (area >= stuff_area_limit)[stuff]
     pan_seg = torch.where(fill, num_things_classes + stuff - 1, pan_seg)
     return pan_seg.view(height, width)
@@ -204,7 +232,8 @@ def argmax_merge(thing_masks: Tensor,
                  thing_score_thr: float = 0.2,
                  stuff_area_limit: int = 4096,
                  instance_offset: int = INSTANCE_OFFSET,
-                 prob_thr: float = 0.4) -> Tensor:
+                 prob_thr: float = 0.4,
+                 stuff_max: Optional[StuffMax] = None) -> Tensor:
     """Merge by a per-pixel arg-max (the paper's faster variant).
 
     Every pixel takes the arg-max of [probabilities of the things scoring
@@ -232,27 +261,37 @@ def argmax_merge(thing_masks: Tensor,
         instance_offset (int): mmdet's ``INSTANCE_OFFSET``.
         prob_thr (float): Smallest winning probability. Defaults to 0.4
             (the mask threshold INST_THRES).
+        stuff_max (tuple[Tensor, Tensor], optional): See
+            :func:`heuristic_merge`.
 
     Returns:
         Tensor: Panoptic map (H, W), long.
     """
     _check_inputs(thing_masks, thing_scores, thing_labels, sem_probs,
-                  num_things_classes, num_classes)
-    height, width = sem_probs.shape[1:]
+                  num_things_classes, num_classes, stuff_max)
+    if stuff_max is None:
+        stuff_max = sem_probs.max(dim=0)
+    height, width = stuff_max[0].shape
+    stuff_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
     probs, labels = _sorted_things(thing_masks, thing_scores, thing_labels,
                                    thing_score_thr)
     num = probs.shape[0]
-    all_probs = torch.cat((probs.to(sem_probs.dtype), sem_probs)).flatten(1)
-    max_prob, winner = all_probs.max(dim=0)  # (P,)
-    is_thing = winner < num
-    stuff = (winner - num).clamp(min=0)  # stuff channel where not a thing
-    thing = winner.clamp(max=max(num - 1, 0))
+    if num:
+        # the first maximum over [things; stuff channels]: things win ties
+        thing_prob, thing = probs.to(stuff_prob.dtype).flatten(1).max(dim=0)
+        is_thing = thing_prob >= stuff_prob
+        max_prob = torch.where(is_thing, thing_prob, stuff_prob)
+    else:
+        is_thing = torch.zeros_like(stuff, dtype=torch.bool)
+        max_prob = stuff_prob
+    stuff = torch.where(is_thing, 0, stuff)
     is_stuff = ~is_thing & (stuff > 0) & (max_prob >= prob_thr)
-    area = torch.bincount(stuff[is_stuff], minlength=sem_probs.shape[0])
+    area = torch.bincount(stuff[is_stuff],
+                          minlength=num_classes - num_things_classes + 1)
     is_stuff &= (area >= stuff_area_limit)[stuff]
 
     pan_seg = torch.full((height * width, ), num_classes, dtype=torch.long,
-                         device=sem_probs.device)
+                         device=stuff.device)
     pan_seg = torch.where(is_stuff, num_things_classes + stuff - 1, pan_seg)
     if num:
         thing_value = labels[thing] + (thing + 1) * instance_offset

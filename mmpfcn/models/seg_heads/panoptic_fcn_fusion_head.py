@@ -11,10 +11,16 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData, PixelData
 from torch import Tensor
 
-from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
+from mmpfcn.models.layers.panoptic_merge import (
+    argmax_merge,
+    heuristic_merge,
+    stuff_argmax,
+)
 from mmpfcn.registry import MODELS
 
 MERGE_MODES = ('heuristic', 'argmax')
+# thing masks resized and thresholded at once (bounds the float copies)
+MASK_CHUNK = 16
 
 # reference values (spec Sec. 4, COCO); configs override single keys
 DEFAULT_TEST_CFG = dict(
@@ -151,39 +157,54 @@ class PanopticFCNFusionHead(BaseModule):
 
     def _predict_single(self, things: InstanceData, stuff: InstanceData,
                         img_meta: dict, rescale: bool) -> dict:
-        """Results of one image; see :meth:`predict`."""
+        """Results of one image; see :meth:`predict`.
+
+        In the heuristic merge no full-size float copy of all masks is
+        kept: thing masks are resized and thresholded ``MASK_CHUNK`` at a
+        time (the arg-max merge needs the probabilities), and the stuff
+        channels are reduced to their per-pixel maximum and arg-max
+        (:func:`stuff_argmax`) instead of filling an N_st-channel map. The
+        results are those of the straightforward computation.
+        """
         cfg = self.test_cfg
         img_shape = img_meta['img_shape'][:2]
         ori_shape = img_meta['ori_shape'][:2] if rescale else None
-        thing_probs = masks_to_image(things.masks, img_shape, ori_shape)
-        thing_masks = thing_probs > cfg.mask_thr  # (n, H, W)
+        if cfg.merge_mode == 'heuristic':
+            thing_masks = self._thing_masks(things.masks, img_shape,
+                                            ori_shape)
+        else:
+            # the arg-max merge compares soft probabilities
+            thing_probs = masks_to_image(things.masks, img_shape, ori_shape)
+            thing_masks = thing_probs > cfg.mask_thr
         stuff_probs = masks_to_image(stuff.masks, img_shape, ori_shape)
-        sem_probs = stuff_probs.new_zeros(self.num_stuff_classes + 1,
-                                          *stuff_probs.shape[-2:])
-        sem_probs[stuff.labels] = stuff_probs  # (N_st, H, W)
+        stuff_max = stuff_argmax(stuff_probs, stuff.labels)
+        del stuff_probs
 
         merge_args = dict(
             num_things_classes=self.num_things_classes,
             num_classes=self.num_classes,
             thing_score_thr=cfg.merge_thing_thr,
             stuff_area_limit=cfg.stuff_area_limit,
-            instance_offset=INSTANCE_OFFSET)
+            instance_offset=INSTANCE_OFFSET,
+            stuff_max=stuff_max)
         if cfg.merge_mode == 'heuristic':
             pan_seg = heuristic_merge(
                 thing_masks,
                 things.scores,
                 things.labels,
-                sem_probs,
+                None,
                 overlap_thr=cfg.merge_overlap_thr,
                 **merge_args)
         else:
-            # the arg-max compares soft thing probabilities with the stuff
-            # probabilities; below the mask threshold a pixel is void
+            # soft thing probabilities against the stuff probabilities;
+            # below the mask threshold a pixel is void. Only the things the
+            # merge can paint take part.
+            painted = (things.scores >= cfg.merge_thing_thr).nonzero()[:, 0]
             pan_seg = argmax_merge(
-                thing_probs,
-                things.scores,
-                things.labels,
-                sem_probs,
+                thing_probs[painted],
+                things.scores[painted],
+                things.labels[painted],
+                None,
                 prob_thr=cfg.mask_thr,
                 **merge_args)
         ins_results = InstanceData(
@@ -194,4 +215,25 @@ class PanopticFCNFusionHead(BaseModule):
         return dict(
             pan_results=PixelData(sem_seg=pan_seg[None]),
             ins_results=ins_results,
-            sem_results=PixelData(sem_seg=sem_probs.argmax(dim=0)[None]))
+            sem_results=PixelData(sem_seg=stuff_max[1][None]))
+
+    def _thing_masks(self, masks: Tensor, img_shape,
+                     ori_shape) -> Tensor:
+        """Binary thing masks at the output size, ``MASK_CHUNK`` at a time.
+
+        Args:
+            masks (Tensor): Soft masks (n, H/4, W/4).
+            img_shape, ori_shape: See :func:`masks_to_image`.
+
+        Returns:
+            Tensor: (n, H, W) bool, ``probability > mask_thr``.
+        """
+        out_shape = tuple(ori_shape or img_shape)
+        binary = torch.empty((masks.shape[0], *out_shape), dtype=torch.bool,
+                             device=masks.device)
+        for start in range(0, masks.shape[0], MASK_CHUNK):
+            chunk = masks_to_image(masks[start:start + MASK_CHUNK],
+                                   img_shape, ori_shape)
+            torch.gt(chunk, self.test_cfg.mask_thr,
+                     out=binary[start:start + MASK_CHUNK])
+        return binary

@@ -1,0 +1,79 @@
+"""The fusion head's memory-light path (chunked thing masks, stuff reduced
+to its per-pixel max / arg-max) gives exactly the results of the
+straightforward computation: every mask resized at once, an N_st-channel
+stuff map, the merges on it."""
+import pytest
+import torch
+import torch.nn.functional as F
+from mmdet.evaluation import INSTANCE_OFFSET
+from mmengine.structures import InstanceData
+
+from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
+from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
+    MASK_CHUNK,
+    PanopticFCNFusionHead,
+    masks_to_image,
+)
+
+NUM_THINGS, NUM_STUFF = 6, 5
+
+
+def smooth_probs(num, height, width, gen):
+    coarse = torch.randn(num, 1, height // 4, width // 4, generator=gen) * 4
+    return F.interpolate(coarse, size=(height, width), mode='bilinear',
+                         align_corners=False)[:, 0].sigmoid()
+
+
+def straightforward(head, things, stuff, meta, rescale):
+    cfg = head.test_cfg
+    ori = meta['ori_shape'] if rescale else None
+    thing_probs = masks_to_image(things.masks, meta['img_shape'], ori)
+    thing_masks = thing_probs > cfg.mask_thr
+    stuff_probs = masks_to_image(stuff.masks, meta['img_shape'], ori)
+    sem = stuff_probs.new_zeros(NUM_STUFF + 1, *stuff_probs.shape[-2:])
+    sem[stuff.labels] = stuff_probs
+    args = dict(num_things_classes=NUM_THINGS,
+                num_classes=NUM_THINGS + NUM_STUFF,
+                thing_score_thr=cfg.merge_thing_thr,
+                stuff_area_limit=cfg.stuff_area_limit,
+                instance_offset=INSTANCE_OFFSET)
+    if cfg.merge_mode == 'heuristic':
+        pan = heuristic_merge(thing_masks, things.scores, things.labels, sem,
+                              overlap_thr=cfg.merge_overlap_thr, **args)
+    else:
+        pan = argmax_merge(thing_probs, things.scores, things.labels, sem,
+                           prob_thr=cfg.mask_thr, **args)
+    return pan, thing_masks, sem.argmax(dim=0)
+
+
+@pytest.mark.parametrize('mode', ['heuristic', 'argmax'])
+@pytest.mark.parametrize('rescale', [True, False])
+@pytest.mark.parametrize('seed', range(3))
+def test_same_results_as_the_straightforward_path(mode, rescale, seed):
+    gen = torch.Generator().manual_seed(seed)
+    num = 2 * MASK_CHUNK + 3  # several chunks, the last one partial
+    h4, w4 = 24, 32
+    scores = torch.rand(num, generator=gen)
+    scores[5] = scores[6]  # a tie
+    things = InstanceData(
+        masks=smooth_probs(num, h4, w4, gen), scores=scores,
+        labels=torch.randint(0, NUM_THINGS, (num, ), generator=gen))
+    labels = torch.tensor([1, 2, 4] if seed else [], dtype=torch.long)
+    stuff = InstanceData(masks=smooth_probs(len(labels), h4, w4, gen),
+                         scores=torch.rand(len(labels), generator=gen),
+                         labels=labels)
+    if seed == 2:
+        # every stuff probability 0 in a corner: arg-max channel 0 there
+        stuff.masks[:, :4, :4] = 0
+    meta = dict(img_shape=(90, 125), ori_shape=(61, 83))
+    head = PanopticFCNFusionHead(
+        NUM_THINGS, NUM_STUFF,
+        test_cfg=dict(merge_mode=mode, stuff_area_limit=30,
+                      merge_thing_thr=0.3))
+    result = head.predict([things], [stuff], [meta], rescale=rescale)[0]
+    pan, masks, sem = straightforward(head, things, stuff, meta, rescale)
+    assert torch.equal(result['pan_results'].sem_seg[0], pan)
+    assert torch.equal(result['ins_results'].masks, masks)
+    assert torch.equal(result['sem_results'].sem_seg[0], sem)
+    # something of each kind is there to compare
+    assert (pan != NUM_THINGS + NUM_STUFF).any()
