@@ -10,10 +10,11 @@ from .inference import (
 from .inputs import UnreadableImageError, list_images, read_image
 from .onnx_export import NotExportableError, export_onnx
 from .onnx_predictor import ONNXPanopticPredictor
+from .optimize import optimize_for_inference
 
 __all__ = [
     'CheckpointMismatchError', 'NotExportableError', 'ONNXPanopticPredictor',
     'UnreadableImageError', 'build_inference_pipeline', 'export_onnx',
     'inference_model', 'init_model', 'list_images', 'load_model_weights',
-    'read_image'
+    'optimize_for_inference', 'read_image'
 ]

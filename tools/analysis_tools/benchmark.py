@@ -33,7 +33,7 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.hub import get_config
 
-from mmpfcn.apis import init_model, list_images
+from mmpfcn.apis import init_model, list_images, optimize_for_inference
 from mmpfcn.apis.inference import run_batches
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -184,6 +184,11 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'Panoptic FPN R50)')
     parser.add_argument('--baseline-checkpoint')
     parser.add_argument('--no-baseline', action='store_true')
+    parser.add_argument('--fuse-conv-bn', action='store_true',
+                        help='fold the frozen BNs into the convs (PyTorch '
+                        'backend)')
+    parser.add_argument('--channels-last', action='store_true',
+                        help='channels-last weights (PyTorch backend)')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -192,6 +197,9 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
     """(name, step, model, stages) of every timed model."""
     model = init_model(args.config, args.checkpoint,
                        cfg_options=args.cfg_options)
+    if args.fuse_conv_bn or args.channels_last:
+        # the ONNX export below uses the optimised network too
+        optimize_for_inference(model, args.fuse_conv_bn, args.channels_last)
     runs = [('Panoptic FCN (pytorch)', model.test_step, model,
              lambda t, s: _pfcn_hooks(model, t, s, onnx=False))]
     if args.backend == 'onnxruntime':
@@ -211,6 +219,9 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
         cfg = get_config(args.baseline) if '::' in args.baseline else \
             Config.fromfile(args.baseline)
         baseline = init_model(cfg, args.baseline_checkpoint)
+        if args.fuse_conv_bn or args.channels_last:
+            optimize_for_inference(baseline, args.fuse_conv_bn,
+                                   args.channels_last)
 
         def baseline_stages(timer, stack):
             stack.enter_context(timer.wrap(baseline.backbone, 'forward',
