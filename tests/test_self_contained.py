@@ -12,8 +12,8 @@ import pytest
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA_DIR = osp.join(PROJECT_ROOT, 'tests', 'data')
 MAX_DATA_BYTES = 2 * 1024 * 1024
-# a path into the folder 'shared' one level above (either slash): the data
-# that once lived beside the project's working copy
+# a path into a folder named shared one level above the repository (either
+# slash), where the test data once lived beside the project's working copy
 OUTSIDE_PATH = re.compile(r'\.\.[/\\]shared\b')
 # git's own test for a binary file: a NUL byte in the first 8000 bytes
 BINARY_PROBE = 8000
