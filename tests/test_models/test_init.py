@@ -20,6 +20,8 @@ from mmpfcn.utils.setup_env import register_all_modules
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 R50_3X = osp.join(ROOT, 'configs/panoptic_fcn/'
                   'panoptic-fcn_r50_fpn_3x_coco-panoptic.py')
+DEMO = osp.join(ROOT, 'configs/panoptic_fcn/'
+                'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
 
 
 def fan_in(conv: nn.Module) -> int:
@@ -142,3 +144,21 @@ def test_init_cfg_overrides_the_reference_init():
     for block in encoder.convs:
         assert_std(block.conv.weight, 0.05, 'encoder with init_cfg')
         assert torch.all(block.conv.bias == 0)
+
+
+def test_small_scratch_model_overrides_only_the_encoder_init():
+    # the demo / overfit-check model: its config's scratch_encoder_init
+    # (Kaiming normal, fan_out) replaces the reference's encoder init
+    register_all_modules()
+    cfg = Config.fromfile(DEMO)
+    torch.manual_seed(0)
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    encoder = the_one(detector, FeatureEncoder)
+    for i, block in enumerate(encoder.convs):
+        assert_std(block.conv.weight, math.sqrt(2 / fan_out(block.conv)),
+                   f'scratch encoder {i}')
+        assert torch.all(block.conv.bias == 0)
+    head = the_one(detector, KernelHead)
+    conv = head.convs[1].conv  # 64 -> 64: 36864 weights
+    assert_std(conv.weight, pytorch_default_std(conv), 'kernel head')

@@ -5,6 +5,19 @@
 _base_ = './panoptic_fcn_r50_fpn.py'
 
 channels = 64
+# Deviation from the reference's init, for these short from-scratch runs
+# only: the feature encoder starts with Kaiming normal (fan_out, ReLU, bias
+# 0) instead of PyTorch's default, about 2.5x larger per layer. With the
+# reference's init F_e starts ~15x smaller (no norm follows the encoder),
+# the masks learn slowly and the 1200-iteration demo ends at PQ 48.8
+# instead of 60+.
+scratch_encoder_init = dict(
+    type='Kaiming',
+    layer='Conv2d',
+    mode='fan_out',
+    nonlinearity='relu',
+    distribution='normal',
+    bias=0)
 model = dict(
     data_preprocessor=dict(
         mean=[123.675, 116.28, 103.53],
@@ -26,4 +39,5 @@ model = dict(
     panoptic_head=dict(
         in_channels=channels,
         kernel_channels=channels,
-        kernel_generator=dict(position_dcn=False)))
+        kernel_generator=dict(position_dcn=False),
+        feature_encoder=dict(init_cfg=scratch_encoder_init)))
