@@ -12,7 +12,9 @@ train_pipeline = [
     dict(
         type='RandomChoiceResize',
         scales=[(854, short) for short in range(352, 513, 32)],
-        keep_ratio=True),
+        keep_ratio=True,
+        resize_type='PanopticResize',
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     dict(
         type='GenerateStuffMap',
@@ -22,7 +24,11 @@ train_pipeline = [
 ]
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(854, 512), keep_ratio=True),
+    dict(
+        type='PanopticResize',
+        scale=(854, 512),
+        keep_ratio=True,
+        backend='pillow'),
     dict(
         type='LoadPanopticFCNAnnotations',
         with_eval_rle=True,

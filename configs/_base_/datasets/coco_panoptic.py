@@ -1,6 +1,10 @@
 # COCO panoptic (133 classes: 80 things first, then 53 stuff), with Panoptic
 # FCN's data recipe: short side 640..800 step 32 (long side <= 1333), flip
 # 0.5; test at 800/1333. Batch 2 per GPU x 8 GPUs = 16 images.
+# PanopticResize resizes as detectron2 does (output size of its
+# ResizeShortestEdge; PIL bilinear for the image, PIL nearest for masks and
+# map), so converted reference checkpoints see the inputs they were trained
+# on; backend='cv2' is the faster alternative (README, Data).
 dataset_type = 'PanopticFCNCocoDataset'
 data_root = 'data/coco/'
 num_things_classes = 80
@@ -13,7 +17,9 @@ train_pipeline = [
     dict(
         type='RandomChoiceResize',
         scales=[(1333, short) for short in range(640, 801, 32)],
-        keep_ratio=True),
+        keep_ratio=True,
+        resize_type='PanopticResize',
+        backend='pillow'),
     dict(type='RandomFlip', prob=0.5),
     # after the geometric transforms: the map is resized/flipped in mmdet's
     # labels, then turned into Panoptic FCN's stuff channels
@@ -27,7 +33,11 @@ train_pipeline = [
 # size the evaluation compares against
 test_pipeline = [
     dict(type='LoadImageFromFile', backend_args=backend_args),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(
+        type='PanopticResize',
+        scale=(1333, 800),
+        keep_ratio=True,
+        backend='pillow'),
     dict(
         type='LoadPanopticFCNAnnotations',
         with_eval_rle=True,

@@ -11,7 +11,11 @@ test_dev_info = 'annotations/panoptic_image_info_test-dev2017.json'
 
 test_dev_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
-    dict(type='Resize', scale=(1333, 800), keep_ratio=True),
+    dict(
+        type='PanopticResize',
+        scale=(1333, 800),
+        keep_ratio=True,
+        backend='pillow'),
     dict(
         type='PackDetInputs',
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
