@@ -72,7 +72,7 @@ def test_inference_pipeline_needs_no_annotations():
     pipeline, read_args = build_inference_pipeline(
         Config.fromfile(COCO_CONFIG))
     names = [type(t).__name__ for t in pipeline.transforms]
-    assert names == ['Resize', 'PackDetInputs']
+    assert names == ['PanopticResize', 'PackDetInputs']
     assert read_args == {}
     pack = pipeline.transforms[-1]
     assert not [k for k in pack.meta_keys if k.startswith('gt_')]

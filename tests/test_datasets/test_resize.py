@@ -153,3 +153,8 @@ def test_bad_backend_and_missing_image():
         PanopticResize(scale=(10, 10), backend='turbojpeg')
     with pytest.raises(KeyError, match=r'needs results\["img"\].*x\.jpg'):
         PanopticResize(scale=(10, 10))(dict(img_path='x.jpg'))
+    float_img = dict(img=np.zeros((4, 4, 3), np.float32), img_path='y.jpg')
+    with pytest.raises(ValueError, match='y.jpg is float32'):
+        PanopticResize(scale=(10, 10))(float_img)
+    out = PanopticResize(scale=(10, 10), backend='cv2')(float_img)
+    assert out['img'].shape == (10, 10, 3)

@@ -145,6 +145,12 @@ class PanopticResize(Resize):
         if results.get('img') is None:
             return
         img = results['img']
+        if self.backend == 'pillow' and img.dtype != np.uint8:
+            raise ValueError(
+                f'PanopticResize(backend="pillow") resizes uint8 images as '
+                f'detectron2 does; image {results.get("img_path")} is '
+                f'{img.dtype} (load it without to_float32, or use '
+                'backend="cv2")')
         height, width = img.shape[:2]
         new_h, new_w = self._output_size(results)
         results['img'] = mmcv.imresize(
