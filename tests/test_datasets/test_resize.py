@@ -1,6 +1,7 @@
 """PanopticResize against PIL (detectron2's resize) and cv2 directly, on the
 real COCO sample and on hand-made arrays."""
 import copy
+import glob
 import os.path as osp
 
 import cv2
@@ -158,3 +159,32 @@ def test_bad_backend_and_missing_image():
         PanopticResize(scale=(10, 10))(float_img)
     out = PanopticResize(scale=(10, 10), backend='cv2')(float_img)
     assert out['img'].shape == (10, 10, 3)
+
+
+def _resizes(pipeline):
+    """The resize configs of a pipeline (RandomChoiceResize: its inner)."""
+    out = []
+    for step in pipeline:
+        if step['type'] == 'RandomChoiceResize':
+            out.append(dict(step, type=step['resize_type']))
+        elif 'Resize' in step['type']:
+            out.append(step)
+    return out
+
+
+@pytest.mark.parametrize('name', [
+    osp.basename(p) for p in sorted(
+        glob.glob(osp.join(PROJECT_ROOT, 'configs/panoptic_fcn/*coco*.py')))
+] + ['../_base_/datasets/coco_panoptic_test_dev.py'])
+def test_every_coco_config_resizes_as_detectron2(name):
+    cfg = Config.fromfile(osp.join(PROJECT_ROOT, 'configs/panoptic_fcn',
+                                   name))
+    pipelines = [cfg.test_dataloader.dataset.pipeline]
+    if 'test_dev' not in name:
+        pipelines += [cfg.train_dataloader.dataset.pipeline,
+                      cfg.val_dataloader.dataset.pipeline]
+    for pipeline in pipelines:
+        resizes = _resizes(pipeline)
+        assert len(resizes) == 1, name
+        assert resizes[0]['type'] == 'PanopticResize', name
+        assert resizes[0]['backend'] == 'pillow', name

@@ -79,9 +79,13 @@ class PanopticResize(Resize):
     With ``backend='pillow'`` (the default) this is the reference's
     ``ResizeShortestEdge``: PIL bilinear for the image and PIL nearest for
     ``gt_masks`` and ``gt_seg_map``. With ``backend='cv2'`` everything is
-    resized with OpenCV instead (faster; the image differs from PIL's by
-    up to one grey level in ~20% of the values and masks shift at
-    sub-pixel boundaries). mmdet's ``Resize`` resizes masks with cv2
+    resized with OpenCV instead (faster). Enlarged, the image then differs
+    from PIL's by one grey level in ~22% of the values; shrunk (e.g. COCO
+    images for the 400 model) by many levels (25 at 427 -> 400 px on a
+    COCO image), as PIL averages over the whole footprint and cv2
+    interpolates 2x2 pixels.
+    Masks shift at sub-pixel boundaries. mmdet's ``Resize`` resizes masks
+    with cv2
     whatever its ``backend``, and computes the kept-ratio size with
     mmcv's ``rescale_size``; this transform uses :func:`shortest_edge_size`
     when ``keep_ratio``, so image, masks and map share one size.
