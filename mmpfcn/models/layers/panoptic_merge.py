@@ -127,7 +127,7 @@ def _greedy_owners(masks: Tensor, overlap_thr: float) -> Tuple[Tensor,
             height * width, dtype=torch.long)
     rows = _spans(masks.any(dim=2)).tolist()  # (n, 2) y ranges
     cols = _spans(masks.any(dim=1)).tolist()  # (n, 2) x ranges
-    areas = masks.flatten(1).sum(dim=1).tolist()
+    areas = torch.count_nonzero(masks.flatten(1), dim=1).tolist()
     painted = masks.new_zeros(height, width)
     keep = [False] * num
     for i in range(num):
@@ -136,7 +136,7 @@ def _greedy_owners(masks: Tensor, overlap_thr: float) -> Tuple[Tensor,
         (y1, y2), (x1, x2) = rows[i], cols[i]
         mask = masks[i, y1:y2, x1:x2]
         region = painted[y1:y2, x1:x2]  # a view: painting writes through
-        overlap = int((mask & region).sum(dtype=torch.int64))
+        overlap = int(torch.count_nonzero(mask & region))
         if overlap / areas[i] <= overlap_thr:
             keep[i] = True
             region |= mask
