@@ -1,6 +1,7 @@
 """Builders of tiny panoptic inputs for the model tests: images with
 rectangular things on a stuff layout, as the data pipeline packs them
-(masks and stuff map at the image size; the data preprocessor pads)."""
+(masks and stuff map at the image size; the data preprocessor pads), and
+a head small enough for hand-made tensors."""
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -10,6 +11,32 @@ from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
 
 Box = Tuple[int, int, int, int]
+
+# the padded input of the head tests and its P3..P7 sizes
+PAD = (64, 96)
+LEVEL_SIZES = [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)]
+GN2 = dict(type='GN', num_groups=2, requires_grad=True)
+
+
+def tiny_head(**kwargs):
+    """A seeded, initialised ``PanopticFCNHead`` with 3 thing and 2 stuff
+    classes, 8 channels, C_e = 4, k = 3, GN(2) and no DCN; ``kwargs``
+    override its arguments."""
+    from mmpfcn.models.heads import PanopticFCNHead
+    cfg = dict(
+        num_things_classes=3,
+        num_stuff_classes=2,
+        in_channels=8,
+        kernel_channels=8,
+        kernel_generator=dict(
+            type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
+        feature_encoder=dict(type='FeatureEncoder', feat_channels=4),
+        pos_num=3)
+    cfg.update(kwargs)
+    torch.manual_seed(0)
+    head = PanopticFCNHead(**cfg)
+    head.init_weights()
+    return head
 
 
 def _instances(boxes: Sequence[Box], labels: Sequence[int], height: int,

@@ -6,17 +6,14 @@ from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
+from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
-from mmpfcn.models.heads import PanopticFCNHead, ThingGenerator
+from mmpfcn.models.heads import ThingGenerator
 from mmpfcn.models.heads.panoptic_fcn_head import DEFAULT_TEST_CFG
 from mmpfcn.models.task_modules import (
     PanopticFCNTargetGenerator,
     topk_positive_kernels,
 )
-
-PAD = (64, 96)
-LEVEL_SIZES = [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)]
-GN2 = dict(type='GN', num_groups=2, requires_grad=True)
 
 
 def instances(masks, labels):
@@ -95,12 +92,7 @@ def test_things_channel_off_removes_channel_0():
     assert 0 in with_things.stuff_labels[0].tolist()
     assert without.stuff_labels[0].tolist() == [0, 1]
 
-    head = PanopticFCNHead(
-        num_things_classes=3, num_stuff_classes=2, in_channels=8,
-        kernel_channels=8, stuff_with_things=False,
-        kernel_generator=dict(
-            type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
-        feature_encoder=dict(type='FeatureEncoder', feat_channels=4))
+    head = tiny_head(stuff_with_things=False)
     assert head.kernel_generator.position_head.out_sem.out_channels == 2
     # predicted channel c is stuff class c + 1 for the fusion head
     head.eval()
@@ -183,19 +175,8 @@ def test_matrix_nms_lowers_the_score_of_a_duplicate_mask():
 
 
 def upper_bound_head(mode):
-    torch.manual_seed(0)
-    head = PanopticFCNHead(
-        num_things_classes=3,
-        num_stuff_classes=2,
-        in_channels=8,
-        kernel_channels=8,
-        kernel_generator=dict(
-            type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
-        feature_encoder=dict(type='FeatureEncoder', feat_channels=4),
-        test_cfg=dict(upper_bound=mode, use_fusion=False, score_thr=0.0,
-                      mask_thr=-1.0))
-    head.init_weights()
-    return head.eval()
+    return tiny_head(test_cfg=dict(upper_bound=mode, use_fusion=False,
+                                   score_thr=0.0, mask_thr=-1.0)).eval()
 
 
 def gt_sample(original_size=None):

@@ -8,31 +8,10 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
+from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
-from mmpfcn.models.heads import PanopticFCNHead
 from mmpfcn.models.losses import dice_loss, soft_sigmoid_focal_loss
 from mmpfcn.models.task_modules import topk_positive_kernels
-
-PAD = (64, 96)
-LEVEL_SIZES = [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)]
-GN2 = dict(type='GN', num_groups=2, requires_grad=True)
-
-
-def build_head(**kwargs):
-    cfg = dict(
-        num_things_classes=3,
-        num_stuff_classes=2,
-        in_channels=8,
-        kernel_channels=8,
-        kernel_generator=dict(
-            type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
-        feature_encoder=dict(type='FeatureEncoder', feat_channels=4),
-        pos_num=3)
-    cfg.update(kwargs)
-    torch.manual_seed(0)
-    head = PanopticFCNHead(**cfg)
-    head.init_weights()
-    return head
 
 
 def features(batch, seed=1):
@@ -128,7 +107,7 @@ def targets_of(head, samples):
 
 
 def test_losses_match_spec_formulas():
-    head = build_head()
+    head = tiny_head()
     samples = two_images()
     levels, encoder_feat = features(2)
     losses = head.loss(levels, encoder_feat, samples)
@@ -151,7 +130,7 @@ def test_losses_match_spec_formulas():
 
 
 def test_losses_without_targets_are_zero_and_connected():
-    head = build_head()
+    head = tiny_head()
     # no things and only void: no thing or stuff kernel targets at all
     sample = data_sample([], [], torch.full(PAD, 255))
     levels, encoder_feat = features(1)
@@ -172,7 +151,7 @@ def test_losses_without_targets_are_zero_and_connected():
 
 
 def test_single_centre_dice_picks_the_centre_kernel():
-    head = build_head(dice_weighting='center')
+    head = tiny_head(dice_weighting='center')
     assert head.thing_generator.pos_num == 1
     # one 32 x 32 square: sqrt(area) 32 -> P3 (1, 64) and P4 (32, 128);
     # stride-4 mass centre (7.5, 11.5)
@@ -195,7 +174,7 @@ def test_single_centre_dice_picks_the_centre_kernel():
 
 
 def test_predict_things_maskness_fusion_and_threshold():
-    head = build_head(kernel_channels=4)
+    head = tiny_head(kernel_channels=4)
     embed = head.thing_generator.embed_extractor
     with torch.no_grad():
         embed.weight.copy_(torch.eye(4)[:, :, None, None])
@@ -230,7 +209,7 @@ def test_predict_things_maskness_fusion_and_threshold():
 
 
 def test_predict_stuff_averages_kernels_and_scores_per_class():
-    head = build_head(kernel_channels=4)
+    head = tiny_head(kernel_channels=4)
     embed = head.stuff_generator.embed_extractor
     with torch.no_grad():
         embed.weight.copy_(torch.eye(4)[:, :, None, None])
@@ -250,7 +229,7 @@ def test_predict_stuff_averages_kernels_and_scores_per_class():
 
 
 def test_predict_batch_equals_single_images():
-    head = build_head()
+    head = tiny_head()
     head.eval()
     levels, encoder_feat = features(3)
     metas = [dict(img_shape=PAD)] * 3
@@ -273,12 +252,12 @@ def test_predict_batch_equals_single_images():
 
 
 def test_head_rejects_bad_inputs():
-    head = build_head()
+    head = tiny_head()
     levels, encoder_feat = features(1)
     with pytest.raises(ValueError, match='expects 5 levels'):
         head(levels[:4], encoder_feat)
     with pytest.raises(ValueError, match='pool_sizes'):
-        build_head(test_cfg=dict(pool_sizes=(3, 3)))
+        tiny_head(test_cfg=dict(pool_sizes=(3, 3)))
     sample = data_sample([], [], torch.full(PAD, 255))
     del sample.gt_sem_seg
     with pytest.raises(KeyError, match='gt_sem_seg'):

@@ -10,29 +10,13 @@ import torch
 from mmdet.structures import DetDataSample
 from mmdet.structures.mask import BitmapMasks
 from mmengine.structures import InstanceData, PixelData
+from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
-from mmpfcn.models.heads import PanopticFCNHead
-
-PAD = (64, 96)
-LEVEL_SIZES = [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)]
-GN2 = dict(type='GN', num_groups=2, requires_grad=True)
 THING_TERMS = ('loss_pos_th', 'loss_seg_th')
 
 
 def build_head(sync_normalizers):
-    torch.manual_seed(0)
-    head = PanopticFCNHead(
-        num_things_classes=3,
-        num_stuff_classes=2,
-        in_channels=8,
-        kernel_channels=8,
-        kernel_generator=dict(
-            type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
-        feature_encoder=dict(type='FeatureEncoder', feat_channels=4),
-        pos_num=3,
-        sync_normalizers=sync_normalizers)
-    head.init_weights()
-    return head
+    return tiny_head(sync_normalizers=sync_normalizers)
 
 
 def sample(boxes, labels):
