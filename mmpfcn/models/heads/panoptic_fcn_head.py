@@ -12,6 +12,7 @@ from torch import Tensor
 
 from mmpfcn.models.heads.thing_generator import UPPER_BOUNDS, GtPositions
 from mmpfcn.models.losses.normalizer import mean_over_ranks
+from mmpfcn.models.task_modules.gt_positions import gt_thing_positions
 from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
@@ -335,43 +336,12 @@ class PanopticFCNHead(BaseModule):
                              f'batch of {outs[-1].shape[0]}')
         gt_positions = None
         if self.test_cfg.upper_bound is not None:
-            gt_positions = self._gt_positions(
+            gt_positions = gt_thing_positions(
+                self.target_generator, self.test_cfg.upper_bound,
                 batch_data_samples or [None] * len(batch_img_metas),
                 batch_img_metas, [tuple(x.shape[-2:]) for x in outs[0]],
                 outs[-1].device)
         return self.predict_by_feat(*outs, gt_positions=gt_positions)
-
-    def _gt_positions(self, batch_data_samples: list,
-                      batch_img_metas: List[dict],
-                      level_sizes: List[Tuple[int, int]],
-                      device: torch.device) -> GtPositions:
-        """Centres (flat level positions) and classes of the non-crowd
-        ground-truth things of every image and level, exactly as the
-        training targets place them (at most ``max_things_per_level``)."""
-        mode = self.test_cfg.upper_bound
-        positions = []
-        for sample, meta in zip(batch_data_samples, batch_img_metas):
-            instances = getattr(sample, 'gt_instances', None)
-            if instances is None or 'masks' not in instances:
-                raise ValueError(
-                    f'test_cfg.upper_bound={mode!r} takes the kernels at the '
-                    'ground-truth centres, but image '
-                    f'{meta.get("img_path", meta.get("img_id"))} has no '
-                    'ground-truth instances with masks; load the annotations '
-                    'in the test pipeline (data without ground truth, e.g. '
-                    'COCO test-dev, cannot be evaluated in this mode)')
-            pad_shape = tuple(meta['batch_input_shape'])
-            img_shape = tuple(meta['img_shape'][:2])
-            targets = self.target_generator.get_targets(
-                _instances_at_input_scale(instances, img_shape, pad_shape),
-                torch.full(pad_shape, self.target_generator.ignore_index,
-                           device=device),
-                pad_shape,
-                level_sizes,
-                img_shape=img_shape)
-            positions.append(
-                list(zip(targets.thing_centers, targets.thing_labels)))
-        return positions
 
     def predict_by_feat(
         self,
@@ -401,21 +371,3 @@ class PanopticFCNHead(BaseModule):
                 self.stuff_generator.predict(stuff_logits, kernel_maps,
                                              mask_feats, self.test_cfg))
 
-
-def _instances_at_input_scale(instances: InstanceData,
-                              img_shape: Tuple[int, int],
-                              pad_shape: Tuple[int, int]) -> InstanceData:
-    """Ground-truth things at the network input: masks (mmdet
-    ``BitmapMasks``) loaded at the original size are resized (nearest) to
-    ``img_shape`` and boxes scaled alike; masks are padded to
-    ``pad_shape``."""
-    masks = instances.masks
-    boxes = instances.bboxes
-    boxes = getattr(boxes, 'tensor', boxes).float()
-    if (masks.height, masks.width) != img_shape:
-        scale_x = img_shape[1] / masks.width
-        scale_y = img_shape[0] / masks.height
-        masks = masks.resize(img_shape)
-        boxes = boxes * boxes.new_tensor([scale_x, scale_y, scale_x, scale_y])
-    return InstanceData(
-        labels=instances.labels, bboxes=boxes, masks=masks.pad(pad_shape))

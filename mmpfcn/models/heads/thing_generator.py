@@ -10,6 +10,7 @@ from torch import Tensor
 
 from mmpfcn.models.layers.kernel_embedding import KernelEmbedding
 from mmpfcn.models.layers.kernel_fusion import kernel_fusion
+from mmpfcn.models.task_modules.gt_positions import GtPositions
 from mmpfcn.models.task_modules.kernel_selection import select_thing_peaks
 from mmpfcn.models.task_modules.targets import (
     ImageTargets,
@@ -19,8 +20,6 @@ from mmpfcn.registry import MODELS
 
 DICE_WEIGHTINGS = ('score', 'uniform', 'center')
 UPPER_BOUNDS = ('gt_position', 'gt_position_class')
-# per image, per level: flat positions (n_l,) and classes (n_l,)
-GtPositions = List[List[Tuple[Tensor, Tensor]]]
 
 
 def gt_position_peaks(logits: Tensor, positions: Tensor, labels: Tensor,
