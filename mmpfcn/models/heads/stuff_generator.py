@@ -6,7 +6,10 @@ import torch
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmpfcn.models.layers.kernel_embedding import KernelEmbedding
+from mmpfcn.models.layers.kernel_embedding import (
+    KernelEmbedding,
+    concat_levels,
+)
 from mmpfcn.models.layers.kernel_fusion import class_mean_kernels
 from mmpfcn.models.task_modules.kernel_selection import select_stuff_regions
 from mmpfcn.models.task_modules.targets import (
@@ -80,22 +83,15 @@ class StuffGenerator(KernelEmbedding):
             classes ascending (stuff channels in [1, N_st) or 0 = all
             things).
         """
-        num_imgs = mask_feats.shape[0]
-        kernels = [[] for _ in range(num_imgs)]
-        scores = [[] for _ in range(num_imgs)]
-        labels = [[] for _ in range(num_imgs)]
-        for logits, kernel_map in zip(stuff_logits, kernel_maps):
-            regions = select_stuff_regions(logits, cfg.stuff_score_thr)
-            for img, (img_scores, img_labels, masks) in enumerate(regions):
-                kernels[img].append(
-                    stuff_kernel_pooling(masks, kernel_map[img]))
-                scores[img].append(img_scores)
-                labels[img].append(img_labels + self.label_offset)
+        per_level = [[
+            (stuff_kernel_pooling(masks, kernel_map[img]), scores,
+             labels + self.label_offset)
+            for img, (scores, labels, masks) in enumerate(
+                select_stuff_regions(logits, cfg.stuff_score_thr))
+        ] for logits, kernel_map in zip(stuff_logits, kernel_maps)]
         return [
-            self.predict_image(
-                torch.cat(kernels[img]), torch.cat(scores[img]),
-                torch.cat(labels[img]), mask_feats[img])
-            for img in range(num_imgs)
+            self.predict_image(*selected, mask_feats[img])
+            for img, selected in enumerate(concat_levels(per_level))
         ]
 
     def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,

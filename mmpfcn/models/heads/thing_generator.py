@@ -8,7 +8,10 @@ from mmdet.models.layers import mask_matrix_nms
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmpfcn.models.layers.kernel_embedding import KernelEmbedding
+from mmpfcn.models.layers.kernel_embedding import (
+    KernelEmbedding,
+    concat_levels,
+)
 from mmpfcn.models.layers.kernel_fusion import kernel_fusion
 from mmpfcn.models.task_modules.gt_positions import GtPositions
 from mmpfcn.models.task_modules.kernel_selection import select_thing_peaks
@@ -156,9 +159,7 @@ class ThingGenerator(KernelEmbedding):
             sorted by score, m <= ``max_per_img``.
         """
         num_imgs = mask_feats.shape[0]
-        kernels = [[] for _ in range(num_imgs)]
-        scores = [[] for _ in range(num_imgs)]
-        labels = [[] for _ in range(num_imgs)]
+        per_level = []
         for level, (logits, kernel_map) in enumerate(
                 zip(thing_logits, kernel_maps)):
             if gt_positions is None:
@@ -171,17 +172,13 @@ class ThingGenerator(KernelEmbedding):
                                       cfg.upper_bound)
                     for img in range(num_imgs)
                 ]
-            # the number of peaks differs between images
-            for img, (img_scores, img_labels, positions) in enumerate(peaks):
-                kernels[img].append(
-                    kernel_map[img].flatten(1)[:, positions].t())
-                scores[img].append(img_scores)
-                labels[img].append(img_labels)
+            per_level.append([
+                (kernel_map[img].flatten(1)[:, positions].t(), scores, labels)
+                for img, (scores, labels, positions) in enumerate(peaks)
+            ])
         return [
-            self.predict_image(
-                torch.cat(kernels[img]), torch.cat(scores[img]),
-                torch.cat(labels[img]), mask_feats[img], cfg)
-            for img in range(num_imgs)
+            self.predict_image(*selected, mask_feats[img], cfg)
+            for img, selected in enumerate(concat_levels(per_level))
         ]
 
     def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,

@@ -1,6 +1,8 @@
 """The kernel embedding shared by the thing and stuff generators (paper
 Sec. 3.2-3.3): a 1x1 conv that maps gathered kernels to C_e, and the
 dynamic convolution of embedded kernels with the encoded feature F_e."""
+from typing import List, Sequence, Tuple
+
 import torch
 import torch.nn.functional as F
 from mmengine.model import BaseModule
@@ -49,3 +51,23 @@ class KernelEmbedding(BaseModule):
             Tensor: Mask logits (N, h, w).
         """
         return torch.einsum('nc,chw->nhw', kernels, mask_feat)
+
+
+def concat_levels(
+    per_level: Sequence[Sequence[Tuple[Tensor, Tensor, Tensor]]]
+) -> List[Tuple[Tensor, Tensor, Tensor]]:
+    """Concatenate the (kernels, scores, labels) that every level selected
+    for each image (their number differs between images and levels).
+
+    Args:
+        per_level: Per level, per image: kernels (n, C), scores (n,) and
+            labels (n,).
+
+    Returns:
+        list[tuple[Tensor, Tensor, Tensor]]: Per image, the three
+        concatenated over the levels, level by level.
+    """
+    return [
+        tuple(torch.cat(parts) for parts in zip(*levels))
+        for levels in zip(*per_level)
+    ]
