@@ -22,21 +22,11 @@ import sys
 import time
 from typing import List, Optional
 
-import torch
 from mmengine.utils import ProgressBar
 
-from mmpfcn.apis import (
-    CheckpointMismatchError,
-    init_model,
-    list_images,
-    read_image,
-)
-from mmpfcn.apis.inference import iter_batches, output_stem
-from mmpfcn.apis.outputs import (
-    category_ids_from_file,
-    check_writable_dir,
-    write_panoptic_outputs,
-)
+from mmpfcn.apis import demo_cli, list_images, read_image
+from mmpfcn.apis.inference import output_stem
+from mmpfcn.apis.outputs import render_panoptic, write_panoptic_outputs
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -45,36 +35,19 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
         'COCO-panoptic PNG + JSON per image')
     parser.add_argument('inputs', nargs='+',
                         help='images, folders or glob patterns')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('--weights', required=True, help='checkpoint file')
+    demo_cli.add_model_args(parser)
     parser.add_argument('--out-dir', default='outputs',
                         help='output folder (default: outputs)')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--categories',
-                        help='COCO categories JSON giving the category ids '
-                        'of the class names (default: label + 1)')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        check_writable_dir(args.out_dir)
+def run(args: argparse.Namespace) -> int:
+    """Write the outputs of every readable image; 1 if none was."""
+    demo_cli.check_output_dirs(args.out_dir)
+    with demo_cli.reported(FileNotFoundError):
         paths = list_images(args.inputs)
-    except (PermissionError, FileNotFoundError) as err:
-        print(f'image_demo: error: {err}', file=sys.stderr)
-        return 1
-    try:
-        model = init_model(args.config, args.weights, device=args.device)
-        meta = model.dataset_meta
-        category_ids = None
-        if args.categories:
-            category_ids = category_ids_from_file(args.categories,
-                                                  meta['classes'])
-    except (CheckpointMismatchError, FileNotFoundError, ValueError) as err:
-        print(f'image_demo: error: {err}', file=sys.stderr)
-        return 1
+    model, category_ids = demo_cli.load_model(args)
+    meta = model.dataset_meta
 
     start = time.perf_counter()
     written, skipped = 0, []
@@ -85,20 +58,23 @@ def main(argv: Optional[List[str]] = None) -> int:
         skipped.append(index)
         progress.update()
 
-    with torch.no_grad():
-        for data in iter_batches(model, paths, args.batch_size,
-                                 on_skip=skip):
-            for sample in model.test_step(data):
-                image = read_image(sample.metainfo['img_path'])
-                write_panoptic_outputs(args.out_dir, output_stem(sample),
-                                       image, sample, meta, category_ids)
-                written += 1
-                progress.update()
+    for sample in demo_cli.predict(model, paths, args.batch_size,
+                                   on_skip=skip):
+        image = read_image(sample.metainfo['img_path'])
+        write_panoptic_outputs(args.out_dir, output_stem(sample),
+                               render_panoptic(image, sample, meta), meta,
+                               category_ids)
+        written += 1
+        progress.update()
     seconds = time.perf_counter() - start
     print(f'\n{written} image(s) written to {args.out_dir} in '
           f'{seconds:.1f} s' +
           (f'; {len(skipped)} unreadable skipped' if skipped else ''))
     return 0 if written else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return demo_cli.run_cli('image_demo', run, parse_args(argv))
 
 
 if __name__ == '__main__':

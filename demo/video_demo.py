@@ -1,5 +1,7 @@
-"""Panoptic FCN on a video: an overlay video and, optionally, the
-COCO-panoptic PNG + JSON of every frame.
+"""Panoptic FCN on a video: an overlay video and, optionally, the overlay
+JPG and COCO-panoptic PNG + JSON of every frame
+(``frame_<index>_panoptic.jpg``, ``.png``, ``.json``), each overlay drawn
+once for both.
 
 ``python demo/video_demo.py VIDEO CONFIG --weights CKPT --out out.mp4
 [--out-dir frames/] [--device cpu] [--batch-size 1] [--categories JSON]``
@@ -15,77 +17,60 @@ from typing import List, Optional
 
 import cv2
 import mmcv
-import torch
 from mmengine.utils import ProgressBar
 
-from mmpfcn.apis import CheckpointMismatchError, init_model
-from mmpfcn.apis.inference import iter_batches
-from mmpfcn.apis.outputs import (
-    category_ids_from_file,
-    check_writable_dir,
-    sample_segments,
-    write_panoptic_outputs,
-)
-from mmpfcn.visualization.panoptic_overlay import draw_panoptic_overlay
+from mmpfcn.apis import demo_cli
+from mmpfcn.apis.demo_cli import DemoError
+from mmpfcn.apis.outputs import render_panoptic, write_panoptic_outputs
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description='Panoptic FCN video demo: panoptic overlay video')
     parser.add_argument('video', help='input video file')
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('--weights', required=True, help='checkpoint file')
+    demo_cli.add_model_args(parser)
     parser.add_argument('--out', required=True, help='output video file')
     parser.add_argument('--out-dir',
-                        help='also write the COCO-panoptic PNG + JSON of '
-                        'every frame into this folder')
+                        help='also write the overlay JPG and the '
+                        'COCO-panoptic PNG + JSON of every frame into this '
+                        'folder')
     parser.add_argument('--fourcc', default='mp4v',
                         help='four-character codec code (default: mp4v)')
-    parser.add_argument('--device', default='cpu')
-    parser.add_argument('--batch-size', type=int, default=1)
-    parser.add_argument('--categories',
-                        help='COCO categories JSON giving the category ids '
-                        'of the class names (default: label + 1)')
     return parser.parse_args(argv)
 
 
-def main(argv: Optional[List[str]] = None) -> int:
-    args = parse_args(argv)
-    try:
-        check_writable_dir(osp.dirname(osp.abspath(args.out)))
-        if args.out_dir:
-            check_writable_dir(args.out_dir)
-        if not osp.isfile(args.video):
-            raise FileNotFoundError(f'video {args.video!r} does not exist')
-        reader = mmcv.VideoReader(args.video)
-    except (OSError, ValueError) as err:
-        print(f'video_demo: error: {err}', file=sys.stderr)
-        return 1
-    if len(reader) == 0 or reader.width == 0:
-        print(f'video_demo: error: no frame can be read from '
-              f'{args.video!r}', file=sys.stderr)
-        return 1
-    if len(args.fourcc) != 4:
-        print(f'video_demo: error: --fourcc needs 4 characters, got '
-              f'{args.fourcc!r}', file=sys.stderr)
-        return 1
+def open_video(args: argparse.Namespace) -> mmcv.VideoReader:
+    """Check the outputs can be written and open the input video.
 
-    try:
-        model = init_model(args.config, args.weights, device=args.device)
-        meta = model.dataset_meta
-        category_ids = None
-        if args.categories:
-            category_ids = category_ids_from_file(args.categories,
-                                                  meta['classes'])
-    except (CheckpointMismatchError, FileNotFoundError, ValueError) as err:
-        print(f'video_demo: error: {err}', file=sys.stderr)
-        return 1
+    Raises:
+        DemoError: An unwritable output folder, a video that is missing or
+            has no readable frame, or a ``--fourcc`` not of 4 characters.
+    """
+    demo_cli.check_output_dirs(osp.dirname(osp.abspath(args.out)),
+                               args.out_dir)
+    if not osp.isfile(args.video):
+        raise DemoError(f'video {args.video!r} does not exist')
+    with demo_cli.reported(OSError, ValueError):
+        reader = mmcv.VideoReader(args.video)
+    if len(reader) == 0 or reader.width == 0:
+        raise DemoError(f'no frame can be read from {args.video!r}')
+    if len(args.fourcc) != 4:
+        raise DemoError(
+            f'--fourcc needs 4 characters, got {args.fourcc!r}')
+    return reader
+
+
+def run(args: argparse.Namespace) -> int:
+    """Write the overlay video (and the per-frame files); 1 if no frame
+    was written."""
+    reader = open_video(args)
+    model, category_ids = demo_cli.load_model(args)
+    meta = model.dataset_meta
     writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*args.fourcc),
                              reader.fps, (reader.width, reader.height))
     if not writer.isOpened():
-        print(f'video_demo: error: cannot open {args.out!r} for writing '
-              f'with codec {args.fourcc!r}', file=sys.stderr)
-        return 1
+        raise DemoError(f'cannot open {args.out!r} for writing with codec '
+                        f'{args.fourcc!r}')
     frames = []  # the frames of the batch being processed
     progress = ProgressBar(len(reader))
 
@@ -98,25 +83,23 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     count = 0
     try:
-        with torch.no_grad():
-            for data in iter_batches(model, frame_source(), args.batch_size):
-                for sample in model.test_step(data):
-                    frame = frames.pop(0)
-                    if args.out_dir:
-                        write_panoptic_outputs(
-                            args.out_dir, f'frame_{count:06d}', frame,
-                            sample, meta, category_ids)
-                    id_map, segments = sample_segments(sample, meta)
-                    writer.write(
-                        draw_panoptic_overlay(frame, id_map, segments,
-                                              meta['classes'],
-                                              meta['palette']))
-                    count += 1
-                    progress.update()
+        for sample in demo_cli.predict(model, frame_source(),
+                                       args.batch_size):
+            picture = render_panoptic(frames.pop(0), sample, meta)
+            if args.out_dir:
+                write_panoptic_outputs(args.out_dir, f'frame_{count:06d}',
+                                       picture, meta, category_ids)
+            writer.write(picture.overlay)
+            count += 1
+            progress.update()
     finally:
         writer.release()
     print(f'\n{count} frame(s) written to {args.out}')
     return 0 if count else 1
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    return demo_cli.run_cli('video_demo', run, parse_args(argv))
 
 
 if __name__ == '__main__':

@@ -1,9 +1,9 @@
 """Files the demos write per image: the panoptic overlay and the raw
-COCO-panoptic PNG + JSON."""
+COCO-panoptic PNG + JSON, drawn once per image by :func:`render_panoptic`."""
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import mmcv
 import numpy as np
@@ -37,11 +37,20 @@ def category_ids_from_file(path: str, classes: Sequence[str]) -> List[int]:
     (a list, or a dict with ``categories``).
 
     Raises:
-        ValueError: Naming the classes the file does not list.
+        ValueError: Naming the file: not JSON, not a list of categories, or
+            without some of the classes (named).
     """
     with open(path) as f:
-        data = json.load(f)
-    categories = data['categories'] if isinstance(data, dict) else data
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as err:
+            raise ValueError(f'{path}: not a JSON file ({err})') from err
+    categories = data.get('categories') if isinstance(data, dict) else data
+    if not isinstance(categories, list) or not all(
+            isinstance(cat, dict) and 'name' in cat and 'id' in cat
+            for cat in categories):
+        raise ValueError(f'{path}: expected a list of categories with '
+                         '"name" and "id" (or a dict with "categories")')
     by_name = {cat['name']: int(cat['id']) for cat in categories}
     absent = [name for name in classes if name not in by_name]
     if absent:
@@ -106,10 +115,41 @@ def coco_panoptic_record(file_name: str, image_id, segments: List[dict],
     return dict(annotations=[annotation], categories=categories)
 
 
+class PanopticPicture(NamedTuple):
+    """A prediction drawn once, for the overlay and the COCO-panoptic files.
+
+    Attributes:
+        overlay (np.ndarray): (H, W, 3) BGR uint8 picture.
+        id_map (np.ndarray): (H, W) segment ids, 0 = void.
+        segments (list[dict]): See :func:`sample_segments`.
+    """
+    overlay: np.ndarray
+    id_map: np.ndarray
+    segments: List[dict]
+
+
+def render_panoptic(image: np.ndarray, sample: DetDataSample,
+                    dataset_meta: dict) -> PanopticPicture:
+    """Segments of a prediction and their overlay on the image.
+
+    Args:
+        image (np.ndarray): The original (H, W, 3) BGR image.
+        sample (DetDataSample): Its prediction at the original size.
+        dataset_meta (dict): ``classes``, ``thing_classes``, ``palette``.
+
+    Returns:
+        PanopticPicture: The overlay, the (H, W) id map and the segments.
+    """
+    id_map, segments = sample_segments(sample, dataset_meta)
+    overlay = draw_panoptic_overlay(image, id_map, segments,
+                                    dataset_meta['classes'],
+                                    dataset_meta['palette'])
+    return PanopticPicture(overlay, id_map, segments)
+
+
 def write_panoptic_outputs(out_dir: str,
                            stem: str,
-                           image: np.ndarray,
-                           sample: DetDataSample,
+                           picture: PanopticPicture,
                            dataset_meta: dict,
                            category_ids: Optional[Sequence[int]] = None
                            ) -> Dict[str, str]:
@@ -119,8 +159,7 @@ def write_panoptic_outputs(out_dir: str,
     Args:
         out_dir (str): Existing, writable folder.
         stem (str): File stem.
-        image (np.ndarray): The original (H, W, 3) BGR image.
-        sample (DetDataSample): Its prediction at the original size.
+        picture (PanopticPicture): From :func:`render_panoptic`.
         dataset_meta (dict): ``classes``, ``thing_classes``, ``palette``.
         category_ids (Sequence[int], optional): See
             :func:`coco_panoptic_record`.
@@ -128,17 +167,14 @@ def write_panoptic_outputs(out_dir: str,
     Returns:
         dict[str, str]: Paths of ``overlay``, ``png`` and ``json``.
     """
-    id_map, segments = sample_segments(sample, dataset_meta)
-    overlay = draw_panoptic_overlay(image, id_map, segments,
-                                    dataset_meta['classes'],
-                                    dataset_meta['palette'])
     paths = dict(overlay=osp.join(out_dir, f'{stem}_panoptic.jpg'),
                  png=osp.join(out_dir, f'{stem}.png'),
                  json=osp.join(out_dir, f'{stem}.json'))
-    mmcv.imwrite(overlay, paths['overlay'])
-    write_panoptic_png(paths['png'], id_map)
-    record = coco_panoptic_record(osp.basename(paths['png']), stem, segments,
-                                  dataset_meta, category_ids)
+    mmcv.imwrite(picture.overlay, paths['overlay'])
+    write_panoptic_png(paths['png'], picture.id_map)
+    record = coco_panoptic_record(osp.basename(paths['png']), stem,
+                                  picture.segments, dataset_meta,
+                                  category_ids)
     with open(paths['json'], 'w') as f:
         json.dump(record, f)
     return paths

@@ -13,9 +13,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmpfcn.apis import demo_cli, outputs
 from mmpfcn.evaluation.functional import read_panoptic_png
 from mmpfcn.registry import MODELS
 from mmpfcn.utils import register_all_modules
+from mmpfcn.visualization import panoptic_overlay
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(ROOT, 'configs/panoptic_fcn/'
@@ -85,7 +87,7 @@ def test_image_demo_refuses_unwritable_output_before_inference(
         setup, tmp_path, capsys, monkeypatch):
     config, checkpoint = setup
     demo = load_demo('image_demo')
-    monkeypatch.setattr(demo, 'init_model',
+    monkeypatch.setattr(demo_cli, 'init_model',
                         lambda *a, **k: pytest.fail('model built'))
     blocker = tmp_path / 'file'
     blocker.write_text('a file, not a folder')
@@ -112,8 +114,37 @@ def test_image_demo_reports_checkpoint_mismatch(setup, tmp_path, capsys):
     assert key in capsys.readouterr().err
 
 
-def test_video_demo(setup, tmp_path, capsys):
+def test_image_demo_reports_bad_categories_and_batch_size(
+        setup, tmp_path, capsys):
     config, checkpoint = setup
+    categories = tmp_path / 'categories.json'
+    categories.write_text(json.dumps([dict(id=1, name='person')]))
+    code = load_demo('image_demo').main(
+        [IMAGES, config, '--weights', checkpoint, '--out-dir',
+         str(tmp_path / 'out'), '--categories', str(categories)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith('image_demo: error: ') and str(categories) in err
+    with pytest.raises(SystemExit):
+        load_demo('image_demo').parse_args(
+            [IMAGES, config, '--weights', checkpoint, '--batch-size', '0'])
+    assert '--batch-size' in capsys.readouterr().err
+
+
+def test_video_demo(setup, tmp_path, capsys, monkeypatch):
+    config, checkpoint = setup
+    drawn = []
+
+    def counting_overlay(*args, **kwargs):
+        drawn.append(args[0].shape)
+        return draw(*args, **kwargs)
+
+    # wherever a demo takes the overlay from: the visualisation module (a
+    # demo importing it itself) or the demo outputs
+    draw = panoptic_overlay.draw_panoptic_overlay
+    monkeypatch.setattr(panoptic_overlay, 'draw_panoptic_overlay',
+                        counting_overlay)
+    monkeypatch.setattr(outputs, 'draw_panoptic_overlay', counting_overlay)
     frame = mmcv.imresize(mmcv.imread(osp.join(IMAGES, '000000439180.jpg')),
                           (160, 120))
     video = str(tmp_path / 'in.avi')
@@ -130,8 +161,11 @@ def test_video_demo(setup, tmp_path, capsys):
     assert '3 frame(s) written' in capsys.readouterr().out
     reader = mmcv.VideoReader(out)
     assert len(reader) == 3 and (reader.width, reader.height) == (160, 120)
-    assert sorted(os.listdir(tmp_path / 'frames'))[:2] == [
-        'frame_000000.json', 'frame_000000.png']
+    assert sorted(os.listdir(tmp_path / 'frames')) == [
+        f'frame_{i:06d}{end}' for i in range(3)
+        for end in ('.json', '.png', '_panoptic.jpg')]
+    # one overlay per frame, for the video and the frame files alike
+    assert drawn == [(120, 160, 3)] * 3
     assert load_demo('video_demo').main(
         [str(tmp_path / 'missing.mp4'), config, '--weights', checkpoint,
          '--out', out]) == 1
