@@ -44,6 +44,13 @@ def reference_vectors_dir() -> str:
 
 
 @pytest.fixture(scope='session')
+def golden_outputs_dir() -> str:
+    """Inference outputs recorded from commit b0c8676 (see
+    tests/test_models/golden_cases.py)."""
+    return _data_subdir('golden_outputs')
+
+
+@pytest.fixture(scope='session')
 def synthetic_dataset_dir(tmp_path_factory) -> str:
     """A small synthetic COCO-panoptic dataset (8 train / 4 val images of
     96x128), generated once per test session; returns its root."""

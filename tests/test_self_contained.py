@@ -73,13 +73,14 @@ def test_test_data_is_documented_and_small():
 
 
 def test_data_folder_in_use_holds_every_shipped_file(
-        coco_sample_dir, reference_checkpoint_dir, reference_vectors_dir):
+        coco_sample_dir, reference_checkpoint_dir, reference_vectors_dir,
+        golden_outputs_dir):
     """The folders the tests read (tests/data, or MMPFCN_DATA_DIR) have
     every file the repository ships there."""
     folders = {
         osp.basename(d): d
         for d in (coco_sample_dir, reference_checkpoint_dir,
-                  reference_vectors_dir)
+                  reference_vectors_dir, golden_outputs_dir)
     }
     shipped = [rel for rel in _data_files() if os.sep in rel]
     assert {rel.split(os.sep)[0] for rel in shipped} == set(folders)
