@@ -8,11 +8,10 @@ import torch.nn.functional as F
 from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.structures import InstanceData
 
+from mmpfcn.models.layers.mask_resize import MASK_CHUNK, masks_to_image
 from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
 from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
-    MASK_CHUNK,
     PanopticFCNFusionHead,
-    masks_to_image,
 )
 
 NUM_THINGS, NUM_STUFF = 6, 5

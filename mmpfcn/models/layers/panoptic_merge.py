@@ -12,6 +12,8 @@ import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
 
+from .mask_resize import masks_to_boxes
+
 # (largest stuff probability (H, W), its channel (H, W)): see stuff_argmax
 StuffMax = Tuple[Tensor, Tensor]
 
@@ -82,74 +84,57 @@ def stuff_argmax(stuff_probs: Tensor, stuff_labels: Tensor) -> StuffMax:
     return max_prob, channel
 
 
-def _sorted_things(thing_masks: Tensor, thing_scores: Tensor,
-                   thing_labels: Tensor,
-                   thing_score_thr: float) -> Tuple[Tensor, Tensor]:
-    """Things scoring >= thr in descending score order: masks, labels."""
+def _score_order(thing_scores: Tensor, thing_score_thr: float) -> Tensor:
+    """Indices of the things scoring >= thr, in descending score order
+    (ties keep the input order)."""
     order = torch.argsort(thing_scores, descending=True, stable=True)
-    order = order[thing_scores[order] >= thing_score_thr]
-    return thing_masks[order], thing_labels[order].long()
+    return order[thing_scores[order] >= thing_score_thr]
 
 
-def _spans(hits: Tensor) -> Tensor:
-    """[first, last + 1) of the True entries of every row of (n, L) bool
-    (0, 0 for an empty row)."""
-    any_hit = hits.any(dim=1)
-    first = hits.to(torch.uint8).argmax(dim=1)
-    last = hits.shape[1] - hits.flip(1).to(torch.uint8).argmax(dim=1)
-    return torch.stack((torch.where(any_hit, first, 0),
-                        torch.where(any_hit, last, 0)), dim=1)
+def _greedy_owners(masks: Tensor, boxes: Tensor, order: Tensor,
+                   overlap_thr: float) -> Tuple[Tensor, Tensor]:
+    """Greedy painting of the masks ``order`` (score-sorted).
 
-
-def _greedy_owners(masks: Tensor, overlap_thr: float) -> Tuple[Tensor,
-                                                                 Tensor]:
-    """Greedy painting of score-sorted masks.
-
-    Mask i is kept iff its area is > 0 and its overlap with the kept masks
-    j < i is at most ``overlap_thr`` of its area (compared in float64, as
-    the reference's Python division); a pixel belongs to its first kept
-    mask. The decisions are sequential by nature: each step reads and
-    paints only the bounding box of its mask (vectorised inside), and the
-    owners of all pixels are then found at once.
+    Mask ``order[k]`` is kept iff its area is > 0 and its overlap with the
+    kept masks before it is at most ``overlap_thr`` of its area (compared
+    in float64, as the reference's Python division); its unpainted pixels
+    then get owner k. The decisions are sequential by nature: each step
+    reads and paints only the box of its mask.
 
     Args:
-        masks (Tensor): Bool masks sorted by score, shape (n, H, W).
+        masks (Tensor): Bool masks (n, H, W).
+        boxes (Tensor): Their boxes (n, 4) ``x1, y1, x2, y2`` (exclusive),
+            covering every True pixel.
+        order (Tensor): Indices of the masks to paint, in order (m,).
         overlap_thr (float): Largest kept overlap / area ratio.
 
     Returns:
-        tuple[Tensor, Tensor]: ``keep`` (n,) bool and ``owner`` (H * W,)
-        long, the first kept mask of every pixel (n where none).
+        tuple[Tensor, Tensor]: ``keep`` (m,) bool and ``owner`` (H * W,)
+        long, the rank k in ``order`` of the first kept mask of every pixel
+        (m where none).
     """
-    num, height, width = masks.shape
-    if num == 0:
-        # owner n = 0 means "no thing" everywhere
-        return masks.new_zeros(0), masks.new_zeros(
-            height * width, dtype=torch.long)
-    rows = _spans(masks.any(dim=2)).tolist()  # (n, 2) y ranges
-    cols = _spans(masks.any(dim=1)).tolist()  # (n, 2) x ranges
-    areas = torch.count_nonzero(masks.flatten(1), dim=1).tolist()
-    painted = masks.new_zeros(height, width)
-    keep = [False] * num
-    for i in range(num):
-        if areas[i] == 0:
-            continue
-        (y1, y2), (x1, x2) = rows[i], cols[i]
-        mask = masks[i, y1:y2, x1:x2]
-        region = painted[y1:y2, x1:x2]  # a view: painting writes through
-        overlap = int(torch.count_nonzero(mask & region))
-        if overlap / areas[i] <= overlap_thr:
-            keep[i] = True
-            region |= mask
-    keep = torch.tensor(keep, device=masks.device)
-    kept_ids = keep.nonzero().squeeze(1)
-    kept = masks[kept_ids].flatten(1)  # (k, H * W)
-    # argmax of a bool column is its first True: the first kept owner
-    owner = torch.full((height * width, ), num, dtype=torch.long,
+    num = len(order)
+    height, width = masks.shape[1:]
+    owner = torch.full((height, width), num, dtype=torch.long,
                        device=masks.device)
-    if len(kept_ids):
-        first = kept.to(torch.uint8).argmax(dim=0)
-        owner = torch.where(kept.any(dim=0), kept_ids[first], owner)
-    return keep, owner
+    keep = [False] * num
+    boxes = boxes[order].tolist()
+    for rank, i in enumerate(order.tolist()):
+        x1, y1, x2, y2 = boxes[rank]
+        if x2 <= x1 or y2 <= y1:
+            continue
+        mask = masks[i, y1:y2, x1:x2]
+        region = owner[y1:y2, x1:x2]  # a view: painting writes through
+        area = int(torch.count_nonzero(mask))
+        if area == 0:
+            continue
+        fresh = mask & (region == num)
+        overlap = area - int(torch.count_nonzero(fresh))
+        if overlap / area <= overlap_thr:
+            keep[rank] = True
+            region.masked_fill_(fresh, rank)
+    return torch.tensor(keep, dtype=torch.bool,
+                        device=masks.device), owner.flatten()
 
 
 def heuristic_merge(thing_masks: Tensor,
@@ -162,7 +147,8 @@ def heuristic_merge(thing_masks: Tensor,
                     thing_score_thr: float = 0.2,
                     stuff_area_limit: int = 4096,
                     instance_offset: int = INSTANCE_OFFSET,
-                    stuff_max: Optional[StuffMax] = None) -> Tensor:
+                    stuff_max: Optional[StuffMax] = None,
+                    thing_boxes: Optional[Tensor] = None) -> Tensor:
     """Merge with the Panoptic FPN heuristic, as the reference does.
 
     Things scoring >= ``thing_score_thr`` are painted in descending score
@@ -191,6 +177,10 @@ def heuristic_merge(thing_masks: Tensor,
         stuff_max (tuple[Tensor, Tensor], optional): ``sem_probs``'s
             per-pixel maximum and arg-max (see :func:`stuff_argmax`),
             given instead of ``sem_probs`` (then None).
+        thing_boxes (Tensor, optional): Boxes (n, 4) long ``x1, y1, x2,
+            y2`` (exclusive) covering each thing mask (e.g. from
+            :func:`binary_masks_to_image`); computed when None. Only the
+            boxes are read and painted, thing by thing.
 
     Returns:
         Tensor: Panoptic map (H, W), long.
@@ -201,18 +191,22 @@ def heuristic_merge(thing_masks: Tensor,
         stuff_max = sem_probs.max(dim=0)
     height, width = stuff_max[0].shape
     num_stuff_channels = num_classes - num_things_classes + 1
-    masks, labels = _sorted_things(thing_masks, thing_scores, thing_labels,
-                                   thing_score_thr)
-    keep, owner = _greedy_owners(masks.bool(), overlap_thr)
-    instance_ids = keep.long().cumsum(dim=0)  # id of kept thing i
-    is_thing = owner < len(keep)
-    owner = owner.clamp(max=max(len(keep) - 1, 0))
-    pan_seg = torch.full((height * width, ), num_classes, dtype=torch.long,
-                         device=thing_masks.device)
-    if len(keep):
-        pan_seg = torch.where(
-            is_thing, labels[owner] + instance_ids[owner] * instance_offset,
-            pan_seg)
+    if thing_boxes is None:
+        thing_boxes = masks_to_boxes(thing_masks)
+    elif thing_boxes.shape != (thing_masks.shape[0], 4):
+        raise ValueError('heuristic_merge expects thing_boxes of shape '
+                         f'({thing_masks.shape[0]}, 4), got '
+                         f'{tuple(thing_boxes.shape)}')
+    order = _score_order(thing_scores, thing_score_thr)
+    labels = thing_labels[order].long()
+    keep, owner = _greedy_owners(thing_masks.bool(), thing_boxes, order,
+                                 overlap_thr)
+    # the value of every rank (kept things are numbered 1, 2, ...), then
+    # void for "no thing"
+    value = labels + keep.long().cumsum(dim=0) * instance_offset
+    value = torch.cat((value, value.new_full((1, ), num_classes)))
+    pan_seg = value[owner]
+    is_thing = owner < len(order)
 
     max_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
     candidate = ~is_thing & (stuff > 0) & (max_prob > 0)
@@ -273,8 +267,8 @@ def argmax_merge(thing_masks: Tensor,
         stuff_max = sem_probs.max(dim=0)
     height, width = stuff_max[0].shape
     stuff_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
-    probs, labels = _sorted_things(thing_masks, thing_scores, thing_labels,
-                                   thing_score_thr)
+    order = _score_order(thing_scores, thing_score_thr)
+    probs, labels = thing_masks[order], thing_labels[order].long()
     num = probs.shape[0]
     if num:
         # the first maximum over [things; stuff channels]: things win ties

@@ -3,14 +3,16 @@ of the head into panoptic, instance and semantic results at the original
 image size."""
 from typing import List
 
-import torch
-import torch.nn.functional as F
 from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData, PixelData
-from torch import Tensor
 
+from mmpfcn.models.layers.mask_resize import (
+    binary_masks_to_image,
+    masks_to_boxes,
+    masks_to_image,
+)
 from mmpfcn.models.layers.panoptic_merge import (
     argmax_merge,
     heuristic_merge,
@@ -19,8 +21,6 @@ from mmpfcn.models.layers.panoptic_merge import (
 from mmpfcn.registry import MODELS
 
 MERGE_MODES = ('heuristic', 'argmax')
-# thing masks resized and thresholded at once (bounds the float copies)
-MASK_CHUNK = 16
 
 # reference values (spec Sec. 4, COCO); configs override single keys
 DEFAULT_TEST_CFG = dict(
@@ -29,60 +29,6 @@ DEFAULT_TEST_CFG = dict(
     merge_overlap_thr=0.5,
     merge_thing_thr=0.2,
     stuff_area_limit=4096)
-
-
-def masks_to_boxes(masks: Tensor) -> Tensor:
-    """Tight xyxy boxes of binary masks (all zero for an empty mask).
-
-    Vectorised over the masks (mmdet's ``mask2bbox`` loops over them).
-
-    Args:
-        masks (Tensor): Binary masks of shape (n, H, W).
-
-    Returns:
-        Tensor: Boxes of shape (n, 4), float32, ``x2``/``y2`` exclusive.
-    """
-    cols = masks.any(dim=1)  # (n, W)
-    rows = masks.any(dim=2)  # (n, H)
-
-    def span(hits: Tensor) -> Tensor:
-        # argmax of a bool row is its first True; the flip gives the last
-        first = hits.int().argmax(dim=1)
-        last = hits.shape[1] - hits.flip(1).int().argmax(dim=1)
-        return torch.stack((first, last), dim=1)
-
-    xs, ys = span(cols), span(rows)
-    boxes = torch.stack((xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]), dim=1)
-    return torch.where(rows.any(dim=1, keepdim=True), boxes, 0).float()
-
-
-def masks_to_image(masks: Tensor, img_shape, ori_shape=None) -> Tensor:
-    """Resize stride-4 soft masks of the padded input to the image.
-
-    x4 bilinear upsampling to the padded input, crop to the resized image
-    (``img_shape``), then (optionally) bilinear resize to ``ori_shape``;
-    all with ``align_corners=False``.
-
-    Args:
-        masks (Tensor): Soft masks of shape (n, H/4, W/4); n may be 0.
-        img_shape (tuple[int, int]): (h, w) of the resized image inside
-            the padded input.
-        ori_shape (tuple[int, int], optional): (h, w) of the original image;
-            None keeps ``img_shape``.
-
-    Returns:
-        Tensor: Soft masks of shape (n, *out_shape).
-    """
-    out_shape = tuple(ori_shape or img_shape)
-    if masks.shape[0] == 0:
-        return masks.new_zeros(0, *out_shape)
-    masks = F.interpolate(
-        masks[None], scale_factor=4, mode='bilinear', align_corners=False)
-    masks = masks[..., :img_shape[0], :img_shape[1]]
-    if tuple(masks.shape[-2:]) != out_shape:
-        masks = F.interpolate(
-            masks, size=out_shape, mode='bilinear', align_corners=False)
-    return masks[0]
 
 
 @MODELS.register_module()
@@ -160,8 +106,10 @@ class PanopticFCNFusionHead(BaseModule):
         """Results of one image; see :meth:`predict`.
 
         In the heuristic merge no full-size float copy of all masks is
-        kept: thing masks are resized and thresholded ``MASK_CHUNK`` at a
-        time (the arg-max merge needs the probabilities), and the stuff
+        made: each thing mask is upsampled only around the pixels that can
+        pass ``mask_thr`` (:func:`binary_masks_to_image`; the arg-max merge
+        needs the probabilities) and the merge works in the masks' boxes;
+        the stuff
         channels are reduced to their per-pixel maximum and arg-max
         (:func:`stuff_argmax`) instead of filling an N_st-channel map. The
         results are those of the straightforward computation.
@@ -170,12 +118,13 @@ class PanopticFCNFusionHead(BaseModule):
         img_shape = img_meta['img_shape'][:2]
         ori_shape = img_meta['ori_shape'][:2] if rescale else None
         if cfg.merge_mode == 'heuristic':
-            thing_masks = self._thing_masks(things.masks, img_shape,
-                                            ori_shape)
+            thing_masks, thing_boxes = binary_masks_to_image(
+                things.masks, cfg.mask_thr, img_shape, ori_shape)
         else:
             # the arg-max merge compares soft probabilities
             thing_probs = masks_to_image(things.masks, img_shape, ori_shape)
             thing_masks = thing_probs > cfg.mask_thr
+            thing_boxes = masks_to_boxes(thing_masks)
         stuff_probs = masks_to_image(stuff.masks, img_shape, ori_shape)
         stuff_max = stuff_argmax(stuff_probs, stuff.labels)
         del stuff_probs
@@ -194,6 +143,7 @@ class PanopticFCNFusionHead(BaseModule):
                 things.labels,
                 None,
                 overlap_thr=cfg.merge_overlap_thr,
+                thing_boxes=thing_boxes,
                 **merge_args)
         else:
             # soft thing probabilities against the stuff probabilities;
@@ -211,29 +161,8 @@ class PanopticFCNFusionHead(BaseModule):
             masks=thing_masks,
             labels=things.labels,
             scores=things.scores,
-            bboxes=masks_to_boxes(thing_masks))
+            bboxes=thing_boxes.float())
         return dict(
             pan_results=PixelData(sem_seg=pan_seg[None]),
             ins_results=ins_results,
             sem_results=PixelData(sem_seg=stuff_max[1][None]))
-
-    def _thing_masks(self, masks: Tensor, img_shape,
-                     ori_shape) -> Tensor:
-        """Binary thing masks at the output size, ``MASK_CHUNK`` at a time.
-
-        Args:
-            masks (Tensor): Soft masks (n, H/4, W/4).
-            img_shape, ori_shape: See :func:`masks_to_image`.
-
-        Returns:
-            Tensor: (n, H, W) bool, ``probability > mask_thr``.
-        """
-        out_shape = tuple(ori_shape or img_shape)
-        binary = torch.empty((masks.shape[0], *out_shape), dtype=torch.bool,
-                             device=masks.device)
-        for start in range(0, masks.shape[0], MASK_CHUNK):
-            chunk = masks_to_image(masks[start:start + MASK_CHUNK],
-                                   img_shape, ori_shape)
-            torch.gt(chunk, self.test_cfg.mask_thr,
-                     out=binary[start:start + MASK_CHUNK])
-        return binary

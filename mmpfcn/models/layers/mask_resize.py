@@ -1,0 +1,205 @@
+"""Resize the head's stride-4 soft masks to the image (spec Sec. 4: x4
+bilinear upsampling, crop to the resized image, bilinear resize to the
+original size, threshold).
+
+:func:`masks_to_image` is the straightforward soft path.
+:func:`binary_masks_to_image` gives the same thresholded masks while
+upsampling each mask only around the stride-4 pixels that can pass the
+threshold:
+
+- Bilinear interpolation is a convex combination of (at most) 4 taps, and
+  float rounding is monotone, so an output pixel whose taps are all below
+  ``thr * (1 - CANDIDATE_MARGIN)`` stays below ``thr`` (rounding moves a
+  value by ~1e-7 relative, far less than the margin).
+- The x4 upsampling (``scale_factor=4``) gives every output pixel the same
+  taps and weights in a window as in the whole map (the source coordinate
+  ``(y + 0.5) / 4 - 0.5`` shifts exactly by the window offset), so a
+  window's result equals the whole map's bit for bit away from the window
+  border (2 output pixels). PyTorch's CPU kernel takes another code path,
+  1 ulp different, for small inputs (measured with torch 2.x: height +
+  width <= 32), so windows are at least ``MIN_WINDOW`` stride-4 pixels wide
+  in both directions (or the whole side). ``tests/test_models/
+  test_mask_resize.py`` checks the bit equality.
+- The resize to the original size (any scale) is done on the whole map,
+  from a canvas that holds the exact x4 values within 2 stride-4 pixels of
+  the candidates and zeros elsewhere; zeros only reach output pixels whose
+  taps all lie below the threshold anyway.
+"""
+from typing import Optional, Sequence, Tuple
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+STRIDE = 4
+# taps below thr * (1 - margin) cannot give an output above thr
+CANDIDATE_MARGIN = 1e-5
+# smallest window side (stride-4 pixels), see the module docstring
+MIN_WINDOW = 32
+# stride-4 pixels kept around the candidates: 1 for the x4 upsampling,
+# 1 more for the taps of the resize to the original size
+WINDOW_MARGIN = 2
+# masks resized to the original size at once (bounds the float canvases)
+MASK_CHUNK = 16
+
+
+def masks_to_image(masks: Tensor,
+                   img_shape: Sequence[int],
+                   ori_shape: Optional[Sequence[int]] = None) -> Tensor:
+    """Resize stride-4 soft masks of the padded input to the image.
+
+    x4 bilinear upsampling to the padded input, crop to the resized image
+    (``img_shape``), then (optionally) bilinear resize to ``ori_shape``;
+    all with ``align_corners=False``.
+
+    Args:
+        masks (Tensor): Soft masks of shape (n, H/4, W/4); n may be 0.
+        img_shape (tuple[int, int]): (h, w) of the resized image inside
+            the padded input.
+        ori_shape (tuple[int, int], optional): (h, w) of the original image;
+            None keeps ``img_shape``.
+
+    Returns:
+        Tensor: Soft masks of shape (n, *out_shape).
+    """
+    out_shape = tuple(ori_shape or img_shape)
+    if masks.shape[0] == 0:
+        return masks.new_zeros(0, *out_shape)
+    masks = F.interpolate(
+        masks[None], scale_factor=STRIDE, mode='bilinear',
+        align_corners=False)
+    masks = masks[..., :img_shape[0], :img_shape[1]]
+    if tuple(masks.shape[-2:]) != out_shape:
+        masks = F.interpolate(
+            masks, size=out_shape, mode='bilinear', align_corners=False)
+    return masks[0]
+
+
+def mask_spans(hits: Tensor) -> Tensor:
+    """``[first, last + 1)`` of the True entries of every row of an (n, L)
+    bool tensor; (0, 0) for a row without any.
+
+    Returns:
+        Tensor: Long (n, 2).
+    """
+    any_hit = hits.any(dim=1)
+    # argmax of a bool row is its first True; the flip gives the last
+    first = hits.to(torch.uint8).argmax(dim=1)
+    last = hits.shape[1] - hits.flip(1).to(torch.uint8).argmax(dim=1)
+    return torch.stack((torch.where(any_hit, first, 0),
+                        torch.where(any_hit, last, 0)), dim=1)
+
+
+def masks_to_boxes(masks: Tensor) -> Tensor:
+    """Tight boxes of binary masks, vectorised over the masks (mmdet's
+    ``mask2bbox`` loops over them).
+
+    Args:
+        masks (Tensor): Binary masks (n, H, W).
+
+    Returns:
+        Tensor: Long (n, 4) ``x1, y1, x2, y2`` with ``x2``/``y2``
+        exclusive; all zero for an empty mask.
+    """
+    xs = mask_spans(masks.any(dim=1))
+    ys = mask_spans(masks.any(dim=2))
+    return torch.stack((xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]), dim=1)
+
+
+def _window(span: Tuple[int, int], size: int) -> Tuple[int, int]:
+    """Stride-4 window around a candidate span: ``WINDOW_MARGIN`` on each
+    side, at least ``MIN_WINDOW`` long (or ``size``), inside [0, size)."""
+    start = max(span[0] - WINDOW_MARGIN, 0)
+    end = min(span[1] + WINDOW_MARGIN, size)
+    if end - start < MIN_WINDOW:
+        start = max(min(start, size - MIN_WINDOW), 0)
+        end = min(start + MIN_WINDOW, size)
+    return start, end
+
+
+def _exact(start: int, end: int, size: int) -> Tuple[int, int]:
+    """Output range of a window's x4 upsampling that equals the whole
+    map's: all but 2 pixels at a border inside the map."""
+    return (STRIDE * start + (2 if start > 0 else 0),
+            STRIDE * end - (2 if end < size else 0))
+
+
+def _upsampled_windows(masks: Tensor, thr: float):
+    """Yield ``(i, (y1, y2, x1, x2), values)`` per mask with candidates:
+    the exact x4-upsampled soft values on output rows [y1, y2) and
+    columns [x1, x2) of the padded input (a region that covers every
+    output pixel that can exceed ``thr``)."""
+    height, width = masks.shape[-2:]
+    hits = masks > thr * (1 - CANDIDATE_MARGIN)
+    rows = mask_spans(hits.any(dim=2)).tolist()
+    cols = mask_spans(hits.any(dim=1)).tolist()
+    for i, (row, col) in enumerate(zip(rows, cols)):
+        if row[1] == 0:
+            continue
+        (r1, r2), (c1, c2) = _window(row, height), _window(col, width)
+        values = F.interpolate(
+            masks[i, r1:r2, c1:c2][None, None], scale_factor=STRIDE,
+            mode='bilinear', align_corners=False)[0, 0]
+        (y1, y2), (x1, x2) = _exact(r1, r2, height), _exact(c1, c2, width)
+        oy, ox = STRIDE * r1, STRIDE * c1
+        yield i, (y1, y2, x1, x2), values[y1 - oy:y2 - oy, x1 - ox:x2 - ox]
+
+
+def binary_masks_to_image(
+        masks: Tensor,
+        thr: float,
+        img_shape: Sequence[int],
+        ori_shape: Optional[Sequence[int]] = None) -> Tuple[Tensor, Tensor]:
+    """``masks_to_image(masks, img_shape, ori_shape) > thr`` and the tight
+    boxes of the result, upsampling only around the candidates (see the
+    module docstring).
+
+    Args:
+        masks (Tensor): Soft masks (n, H/4, W/4) of the padded input.
+        thr (float): Threshold (> 0; otherwise the whole masks are
+            resized).
+        img_shape, ori_shape: See :func:`masks_to_image`.
+
+    Returns:
+        tuple[Tensor, Tensor]: Bool masks (n, *out_shape) and their boxes
+        (n, 4) long, see :func:`masks_to_boxes`.
+    """
+    out_shape = tuple(ori_shape or img_shape)
+    img_h, img_w = img_shape[:2]
+    binary = torch.zeros((masks.shape[0], *out_shape), dtype=torch.bool,
+                         device=masks.device)
+    if thr <= 0:
+        for start in range(0, masks.shape[0], MASK_CHUNK):
+            chunk = masks_to_image(masks[start:start + MASK_CHUNK],
+                                   img_shape, ori_shape)
+            torch.gt(chunk, thr, out=binary[start:start + MASK_CHUNK])
+        return binary, masks_to_boxes(binary)
+    if out_shape == (img_h, img_w):
+        boxes = torch.zeros(masks.shape[0], 4, dtype=torch.long,
+                            device=masks.device)
+        for i, (y1, y2, x1, x2), values in _upsampled_windows(masks, thr):
+            y2, x2 = min(y2, img_h), min(x2, img_w)
+            if y2 <= y1 or x2 <= x1:
+                continue
+            hit = values[:y2 - y1, :x2 - x1] > thr
+            binary[i, y1:y2, x1:x2] = hit
+            xs = mask_spans(hit.any(dim=0)[None])[0]
+            ys = mask_spans(hit.any(dim=1)[None])[0]
+            if xs[1] > 0:
+                boxes[i] = torch.stack((xs[0] + x1, ys[0] + y1, xs[1] + x1,
+                                        ys[1] + y1))
+        return binary, boxes
+    # resize to the original size, a chunk of masks at a time, from a
+    # canvas of their exact x4 values around the candidates
+    canvas = masks.new_empty(min(MASK_CHUNK, masks.shape[0]), img_h, img_w)
+    for start in range(0, masks.shape[0], MASK_CHUNK):
+        chunk = masks[start:start + MASK_CHUNK]
+        canvas.zero_()
+        for i, (y1, y2, x1, x2), values in _upsampled_windows(chunk, thr):
+            y2, x2 = min(y2, img_h), min(x2, img_w)
+            if y2 > y1 and x2 > x1:
+                canvas[i, y1:y2, x1:x2] = values[:y2 - y1, :x2 - x1]
+        resized = F.interpolate(canvas[None, :len(chunk)], size=out_shape,
+                                mode='bilinear', align_corners=False)[0]
+        torch.gt(resized, thr, out=binary[start:start + len(chunk)])
+    return binary, masks_to_boxes(binary)
