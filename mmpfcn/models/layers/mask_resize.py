@@ -190,16 +190,21 @@ def binary_masks_to_image(
                                         ys[1] + y1))
         return binary, boxes
     # resize to the original size, a chunk of masks at a time, from a
-    # canvas of their exact x4 values around the candidates
-    canvas = masks.new_empty(min(MASK_CHUNK, masks.shape[0]), img_h, img_w)
+    # canvas of their exact x4 values around the candidates (zero
+    # elsewhere; only the written windows are cleared again)
+    canvas = masks.new_zeros(min(MASK_CHUNK, masks.shape[0]), img_h, img_w)
     for start in range(0, masks.shape[0], MASK_CHUNK):
         chunk = masks[start:start + MASK_CHUNK]
-        canvas.zero_()
+        written = []
         for i, (y1, y2, x1, x2), values in _upsampled_windows(chunk, thr):
             y2, x2 = min(y2, img_h), min(x2, img_w)
             if y2 > y1 and x2 > x1:
-                canvas[i, y1:y2, x1:x2] = values[:y2 - y1, :x2 - x1]
+                window = canvas[i, y1:y2, x1:x2]
+                window.copy_(values[:y2 - y1, :x2 - x1])
+                written.append(window)
         resized = F.interpolate(canvas[None, :len(chunk)], size=out_shape,
                                 mode='bilinear', align_corners=False)[0]
         torch.gt(resized, thr, out=binary[start:start + len(chunk)])
+        for window in written:
+            window.zero_()
     return binary, masks_to_boxes(binary)
