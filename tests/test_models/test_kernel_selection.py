@@ -1,7 +1,9 @@
 import pytest
 import torch
+import torch.nn.functional as F
 
 from mmpfcn.models.task_modules import select_stuff_regions, select_thing_peaks
+from mmpfcn.models.task_modules.kernel_selection import max_pool3x3
 
 
 def logits(prob: torch.Tensor) -> torch.Tensor:
@@ -95,3 +97,13 @@ def test_stuff_regions_batch_equals_per_image():
         alone = select_stuff_regions(batch[b:b + 1], 0.3)[0]
         for x, y in zip(together[b], alone):
             assert torch.equal(x, y)
+
+
+@pytest.mark.parametrize('shape', [(1, 80, 100, 152), (2, 3, 1, 1),
+                                   (1, 2, 2, 5), (1, 4, 7, 3)])
+def test_separable_max_pool_equals_max_pool2d(shape):
+    gen = torch.Generator().manual_seed(sum(shape))
+    heat = torch.rand(shape, generator=gen).sigmoid()
+    heat[..., ::3, ::2] = 0.5  # ties
+    assert torch.equal(max_pool3x3(heat),
+                       F.max_pool2d(heat, 3, stride=1, padding=1))
