@@ -45,6 +45,16 @@ def parse_args() -> argparse.Namespace:
         default=None,
         help='log progress every N test iterations (images x batch)')
     parser.add_argument(
+        '--fuse-conv-bn',
+        action='store_true',
+        help='fold the frozen BNs into the convolutions (CPU speed-up; '
+        'outputs move by float rounding)')
+    parser.add_argument(
+        '--channels-last',
+        action='store_true',
+        help='channels-last weights (CPU speed-up; outputs move by float '
+        'rounding)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -101,6 +111,12 @@ def main() -> None:
         cfg.default_hooks.logger.interval = args.log_interval
     if args.show or args.show_dir:
         cfg = enable_visualization(cfg, args)
+    if args.fuse_conv_bn or args.channels_last:
+        cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+            dict(type='OptimizeForInferenceHook',
+                 fuse_conv_bn=args.fuse_conv_bn,
+                 channels_last=args.channels_last)
+        ]
 
     setup_distributed(cfg, args.launcher)
     if 'runner_type' not in cfg:

@@ -17,6 +17,7 @@ def register_all_modules(init_default_scope: bool = True) -> None:
     register_mmdet(init_default_scope=False)
 
     import mmpfcn.datasets  # noqa: F401
+    import mmpfcn.engine  # noqa: F401
     import mmpfcn.evaluation.metrics  # noqa: F401
     import mmpfcn.models  # noqa: F401
     import mmpfcn.visualization  # noqa: F401

@@ -40,3 +40,27 @@ def test_refuses_training_mode():
     model = init_model(DEMO_CONFIG).train()
     with pytest.raises(ValueError, match='eval'):
         optimize_for_inference(model)
+
+
+def test_hook_refuses_validation_and_folds_before_test():
+    from mmpfcn.engine import OptimizeForInferenceHook
+
+    class Runner:
+        model = init_model(DEMO_CONFIG).train()
+
+        class logger:
+            messages = []
+
+            @classmethod
+            def info(cls, message):
+                cls.messages.append(message)
+
+    hook = OptimizeForInferenceHook(fuse_conv_bn=True, channels_last=False)
+    with pytest.raises(RuntimeError, match='runner.test'):
+        hook.before_val(Runner)
+    hook.before_test(Runner)
+    assert not Runner.model.training
+    assert not any(
+        isinstance(m, nn.BatchNorm2d) for m in Runner.model.modules())
+    assert Runner.logger.messages == [
+        'optimized for inference: fuse_conv_bn=True, channels_last=False']

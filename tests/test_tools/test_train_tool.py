@@ -160,3 +160,28 @@ def test_test_py_evaluates_a_train_py_checkpoint(six_iterations, tmp_path):
     metrics = printed_metrics(proc.stdout)
     assert {'PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'} <= set(metrics)
     assert 0 < metrics['mIoU'] <= 100
+
+
+def test_test_py_optimized_for_inference(six_iterations, tmp_path):
+    """--fuse-conv-bn --channels-last: the hook folds the loaded weights
+    before testing; the metrics are those of the exact run up to float
+    rounding of the network."""
+    cfg, full = six_iterations
+    runs = {}
+    for name, flags in (('exact', []),
+                        ('fast', ['--fuse-conv-bn', '--channels-last'])):
+        proc = run_tool(
+            python_tool('test.py') + [
+                cfg, osp.join(full, 'iter_6.pth'), '--work-dir',
+                str(tmp_path / name)
+            ] + flags,
+            cwd=str(tmp_path), timeout=300)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        runs[name] = (proc.stdout, printed_metrics(proc.stdout))
+    assert 'optimized for inference: fuse_conv_bn=True, ' \
+        'channels_last=True' in runs['fast'][0]
+    assert 'optimized for inference' not in runs['exact'][0]
+    exact, fast = runs['exact'][1], runs['fast'][1]
+    assert exact.keys() == fast.keys() and 'PQ' in exact
+    for key in exact:
+        assert fast[key] == pytest.approx(exact[key], abs=0.05), key

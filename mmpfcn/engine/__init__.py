@@ -1,0 +1,3 @@
+from .optimize_hook import OptimizeForInferenceHook
+
+__all__ = ['OptimizeForInferenceHook']
