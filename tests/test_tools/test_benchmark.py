@@ -43,3 +43,15 @@ def test_stage_timer_restores_what_it_wraps(tool):
     with timer.wrap(module, 'f', 'f'):
         assert module.f(1) == 2
     assert module.f is original and timer.seconds['f'] > 0
+
+
+def test_optimized_column(tool, capsys):
+    assert tool.main([DEMO_CONFIG, '--num-images', '1', '--shape', '96',
+                      '128', '--no-baseline', '--with-optimized']) == 0
+    out = capsys.readouterr().out
+    rows = {line.split('|')[0].strip(): line.split('|')[1:]
+            for line in out.splitlines() if '|' in line}
+    assert [c.strip() for c in rows['']] == [
+        'Panoptic FCN (pytorch)', 'Panoptic FCN (folded, NHWC)']
+    for stage in ('backbone + FPN', 'kernel generator', 'panoptic merge'):
+        assert all('%' in cell for cell in rows[stage]), stage

@@ -4,7 +4,8 @@ mmdetection's Panoptic FPN R50 built and run the same way.
 ``python tools/analysis_tools/benchmark.py CONFIG [CHECKPOINT]
 [--num-images 10] [--shape 800 1199] [--batch-size 1]
 [--backend pytorch|onnxruntime] [--baseline mmdet::panoptic_fpn/...]
-[--no-baseline] [--cfg-options ...]``
+[--no-baseline] [--fuse-conv-bn] [--channels-last] [--with-optimized]
+[--cfg-options ...]``
 
 Latency runs from the image array to the panoptic result (test pipeline,
 data preprocessor, network, post-processing), as the paper measures FPS,
@@ -19,6 +20,7 @@ checkpoint the weights are random: the post-processing then works on the
 largest possible number of candidates, so its share is an upper bound.
 """
 import argparse
+import copy
 import os.path as osp
 import sys
 import threading
@@ -189,6 +191,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'backend)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last weights (PyTorch backend)')
+    parser.add_argument('--with-optimized', action='store_true',
+                        help='also time a copy of the model with the BNs '
+                        'folded and channels-last weights, in its own '
+                        'column')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     return parser.parse_args(argv)
 
@@ -202,6 +208,10 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
         optimize_for_inference(model, args.fuse_conv_bn, args.channels_last)
     runs = [('Panoptic FCN (pytorch)', model.test_step, model,
              lambda t, s: _pfcn_hooks(model, t, s, onnx=False))]
+    if args.with_optimized:
+        fast = optimize_for_inference(copy.deepcopy(model))
+        runs.append(('Panoptic FCN (folded, NHWC)', fast.test_step, fast,
+                     lambda t, s: _pfcn_hooks(fast, t, s, onnx=False)))
     if args.backend == 'onnxruntime':
         from mmpfcn.apis import ONNXPanopticPredictor, export_onnx
         onnx_file = args.onnx_file or osp.join(tmp_dir, 'model.onnx')
