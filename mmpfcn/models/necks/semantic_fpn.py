@@ -112,9 +112,15 @@ class SemanticFPN(BaseModule):
             return feats[0]
         if self.mode == 'sum':
             return sum(_upsample_to(x, size) for x in feats)
-        out = 0
+        out = None
         for level, x in enumerate(feats):
             # x2 steps give exactly P2's size because the input is padded
             # to a multiple of 32; the final resize only guards odd sizes
-            out = out + _upsample_to(getattr(self, f'p{level + 2}')(x), size)
+            branch = _upsample_to(getattr(self, f'p{level + 2}')(x), size)
+            if out is None:
+                out = branch
+            elif out.requires_grad:
+                out = out + branch  # autograd keeps the ReLU output
+            else:
+                out += branch  # inference: no new stride-4 map per level
         return out
