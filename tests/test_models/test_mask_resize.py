@@ -11,6 +11,7 @@ from mmpfcn.models.layers.mask_resize import (
     binary_masks_to_image,
     masks_to_boxes,
     masks_to_image,
+    stuff_argmax_to_image,
 )
 
 
@@ -116,3 +117,27 @@ def test_windows_only_around_the_candidates(monkeypatch):
     assert sizes == [(MIN_WINDOW, MIN_WINDOW)]
     assert boxes.tolist() == [[600, 400, 612, 416]]
     assert torch.equal(binary, reference(masks, 0.4, (800, 1216), None)[0])
+
+
+@pytest.mark.parametrize('ori', [None, (70, 90)])
+@pytest.mark.parametrize('num', [0, 1, 5])
+def test_stuff_argmax_equals_the_full_stuff_map(ori, num):
+    """The running maximum over the resized stuff masks equals the arg-max
+    of the N_st-channel map that holds them (zeros elsewhere): ties to the
+    lower channel, channel 0 where every probability is 0."""
+    gen = torch.Generator().manual_seed(num)
+    masks = torch.rand(num, 30, 40, generator=gen)
+    if num:
+        masks[:, :5, :5] = 0  # all zero: channel 0
+        masks[num // 2, 10:20] = masks[-1, 10:20]  # ties
+    labels = torch.tensor([1, 3, 4, 7, 9][:num], dtype=torch.long)
+    img_shape = (117, 158)
+    max_prob, channel = stuff_argmax_to_image(masks, labels, img_shape, ori)
+    probs = masks_to_image(masks, img_shape, ori)
+    sem = probs.new_zeros(10, *probs.shape[1:])
+    sem[labels] = probs
+    ref_max, ref_channel = sem.max(dim=0)
+    assert torch.equal(max_prob, ref_max)
+    assert torch.equal(channel, ref_channel)
+    if num:
+        assert (channel == 0).any() and (channel == labels[-1]).any()

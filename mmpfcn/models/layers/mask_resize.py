@@ -75,6 +75,52 @@ def masks_to_image(masks: Tensor,
     return masks[0]
 
 
+def any_along(hits: Tensor, dim: int) -> Tensor:
+    """``hits.any(dim)`` of a bool tensor, as the maximum of its uint8 view
+    (about 10x faster than ``any`` on CPU)."""
+    if hits.shape[dim] == 0:
+        return hits.any(dim)
+    return hits.view(torch.uint8).amax(dim).bool()
+
+
+def stuff_argmax_to_image(
+        masks: Tensor,
+        labels: Tensor,
+        img_shape: Sequence[int],
+        ori_shape: Optional[Sequence[int]] = None) -> Tuple[Tensor, Tensor]:
+    """The per-pixel maximum of the resized stuff masks and its channel,
+    one mask at a time (a running maximum instead of a (u, H, W) map).
+
+    Equals ``stuff_argmax(masks_to_image(masks, ...), labels)`` of
+    :mod:`panoptic_merge`: ties go to the earlier (lower) channel, and
+    where every probability is 0 the channel is 0.
+
+    Args:
+        masks (Tensor): Stuff probabilities (u, H/4, W/4), u >= 0.
+        labels (Tensor): Their channels (u,), ascending.
+        img_shape, ori_shape: See :func:`masks_to_image`.
+
+    Returns:
+        tuple[Tensor, Tensor]: The largest probability (H, W) and its
+        channel (H, W), long.
+    """
+    out_shape = tuple(ori_shape or img_shape)
+    if masks.shape[0] == 0:
+        max_prob = masks.new_zeros(out_shape)
+        return max_prob, max_prob.long()
+    max_prob = masks_to_image(masks[:1], img_shape, ori_shape)[0]
+    index = torch.zeros(
+        out_shape,
+        dtype=torch.uint8 if masks.shape[0] < 256 else torch.long,
+        device=masks.device)
+    for i in range(1, masks.shape[0]):
+        prob = masks_to_image(masks[i:i + 1], img_shape, ori_shape)[0]
+        index.masked_fill_(prob > max_prob, i)
+        torch.maximum(max_prob, prob, out=max_prob)
+    channel = labels.long()[index.long()]
+    return max_prob, torch.where(max_prob > 0, channel, 0)
+
+
 def mask_spans(hits: Tensor) -> Tensor:
     """``[first, last + 1)`` of the True entries of every row of an (n, L)
     bool tensor; (0, 0) for a row without any.
@@ -82,7 +128,7 @@ def mask_spans(hits: Tensor) -> Tensor:
     Returns:
         Tensor: Long (n, 2).
     """
-    any_hit = hits.any(dim=1)
+    any_hit = any_along(hits, 1)
     # argmax of a bool row is its first True; the flip gives the last
     first = hits.to(torch.uint8).argmax(dim=1)
     last = hits.shape[1] - hits.flip(1).to(torch.uint8).argmax(dim=1)
@@ -101,8 +147,8 @@ def masks_to_boxes(masks: Tensor) -> Tensor:
         Tensor: Long (n, 4) ``x1, y1, x2, y2`` with ``x2``/``y2``
         exclusive; all zero for an empty mask.
     """
-    xs = mask_spans(masks.any(dim=1))
-    ys = mask_spans(masks.any(dim=2))
+    xs = mask_spans(any_along(masks, 1))
+    ys = mask_spans(any_along(masks, 2))
     return torch.stack((xs[:, 0], ys[:, 0], xs[:, 1], ys[:, 1]), dim=1)
 
 
@@ -131,8 +177,8 @@ def _upsampled_windows(masks: Tensor, thr: float):
     output pixel that can exceed ``thr``)."""
     height, width = masks.shape[-2:]
     hits = masks > thr * (1 - CANDIDATE_MARGIN)
-    rows = mask_spans(hits.any(dim=2)).tolist()
-    cols = mask_spans(hits.any(dim=1)).tolist()
+    rows = mask_spans(any_along(hits, 2)).tolist()
+    cols = mask_spans(any_along(hits, 1)).tolist()
     for i, (row, col) in enumerate(zip(rows, cols)):
         if row[1] == 0:
             continue
@@ -181,10 +227,10 @@ def binary_masks_to_image(
             y2, x2 = min(y2, img_h), min(x2, img_w)
             if y2 <= y1 or x2 <= x1:
                 continue
-            hit = values[:y2 - y1, :x2 - x1] > thr
-            binary[i, y1:y2, x1:x2] = hit
-            xs = mask_spans(hit.any(dim=0)[None])[0]
-            ys = mask_spans(hit.any(dim=1)[None])[0]
+            hit = binary[i, y1:y2, x1:x2]
+            torch.gt(values[:y2 - y1, :x2 - x1], thr, out=hit)
+            xs = mask_spans(any_along(hit, 0)[None])[0]
+            ys = mask_spans(any_along(hit, 1)[None])[0]
             if xs[1] > 0:
                 boxes[i] = torch.stack((xs[0] + x1, ys[0] + y1, xs[1] + x1,
                                         ys[1] + y1))

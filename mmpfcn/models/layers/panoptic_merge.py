@@ -14,7 +14,8 @@ from torch import Tensor
 
 from .mask_resize import masks_to_boxes
 
-# (largest stuff probability (H, W), its channel (H, W)): see stuff_argmax
+# (largest stuff probability (H, W), its channel (H, W)): see
+# mask_resize.stuff_argmax_to_image
 StuffMax = Tuple[Tensor, Tensor]
 
 
@@ -57,31 +58,6 @@ def _check_inputs(thing_masks: Tensor, thing_scores: Tensor,
         raise ValueError('panoptic merge: thing_labels must lie in '
                          f'[0, {num_things_classes}), got '
                          f'{thing_labels.tolist()}')
-
-
-def stuff_argmax(stuff_probs: Tensor, stuff_labels: Tensor) -> StuffMax:
-    """``sem_probs.max(dim=0)`` of the N_st-channel stuff map that holds
-    ``stuff_probs`` in channels ``stuff_labels`` and zeros elsewhere,
-    without building that map.
-
-    Ties go to the lowest channel, as in the full arg-max (the labels must
-    be ascending); where every channel is 0 the full arg-max is channel 0.
-
-    Args:
-        stuff_probs (Tensor): Probabilities (u, H, W), u >= 0, all >= 0.
-        stuff_labels (Tensor): Their channels (u,), ascending.
-
-    Returns:
-        tuple[Tensor, Tensor]: The largest probability (H, W) and its
-        channel (H, W), long.
-    """
-    height, width = stuff_probs.shape[1:]
-    if stuff_probs.shape[0] == 0:
-        max_prob = stuff_probs.new_zeros(height, width)
-        return max_prob, max_prob.long()
-    max_prob, index = stuff_probs.max(dim=0)
-    channel = torch.where(max_prob > 0, stuff_labels.long()[index], 0)
-    return max_prob, channel
 
 
 def _score_order(thing_scores: Tensor, thing_score_thr: float) -> Tensor:
@@ -175,7 +151,8 @@ def heuristic_merge(thing_masks: Tensor,
             Defaults to 4096.
         instance_offset (int): mmdet's ``INSTANCE_OFFSET``.
         stuff_max (tuple[Tensor, Tensor], optional): ``sem_probs``'s
-            per-pixel maximum and arg-max (see :func:`stuff_argmax`),
+            per-pixel maximum and arg-max (see
+            :func:`stuff_argmax_to_image`),
             given instead of ``sem_probs`` (then None).
         thing_boxes (Tensor, optional): Boxes (n, 4) long ``x1, y1, x2,
             y2`` (exclusive) covering each thing mask (e.g. from

@@ -12,12 +12,9 @@ from mmpfcn.models.layers.mask_resize import (
     binary_masks_to_image,
     masks_to_boxes,
     masks_to_image,
+    stuff_argmax_to_image,
 )
-from mmpfcn.models.layers.panoptic_merge import (
-    argmax_merge,
-    heuristic_merge,
-    stuff_argmax,
-)
+from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
 from mmpfcn.registry import MODELS
 
 MERGE_MODES = ('heuristic', 'argmax')
@@ -109,10 +106,10 @@ class PanopticFCNFusionHead(BaseModule):
         made: each thing mask is upsampled only around the pixels that can
         pass ``mask_thr`` (:func:`binary_masks_to_image`; the arg-max merge
         needs the probabilities) and the merge works in the masks' boxes;
-        the stuff
-        channels are reduced to their per-pixel maximum and arg-max
-        (:func:`stuff_argmax`) instead of filling an N_st-channel map. The
-        results are those of the straightforward computation.
+        the stuff channels are reduced to their per-pixel maximum and
+        arg-max one mask at a time (:func:`stuff_argmax_to_image`) instead
+        of filling an N_st-channel map. The results are those of the
+        straightforward computation.
         """
         cfg = self.test_cfg
         img_shape = img_meta['img_shape'][:2]
@@ -125,9 +122,8 @@ class PanopticFCNFusionHead(BaseModule):
             thing_probs = masks_to_image(things.masks, img_shape, ori_shape)
             thing_masks = thing_probs > cfg.mask_thr
             thing_boxes = masks_to_boxes(thing_masks)
-        stuff_probs = masks_to_image(stuff.masks, img_shape, ori_shape)
-        stuff_max = stuff_argmax(stuff_probs, stuff.labels)
-        del stuff_probs
+        stuff_max = stuff_argmax_to_image(stuff.masks, stuff.labels,
+                                          img_shape, ori_shape)
 
         merge_args = dict(
             num_things_classes=self.num_things_classes,
