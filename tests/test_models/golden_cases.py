@@ -25,6 +25,9 @@ Two cases, both on the two COCO images of ``tests/data/coco_panoptic_sample``:
 Every output is a numpy array in one flat dict keyed
 ``<case>/<image>/<variant>/<output>``. Masks are stored as packed bits
 (``*_bits``, with their shape in ``*_shape``) and by area and SHA-1.
+``meta/platform`` names the torch build and CPU instruction set of the
+recording: the ``model`` case's bits hold only there (oneDNN's
+convolutions round differently elsewhere, as with another thread count).
 """
 import hashlib
 import json
@@ -313,6 +316,13 @@ def fusion_outputs(model: torch.nn.Module, sample_dir: str, name: str,
     return out
 
 
+def platform_signature() -> str:
+    """What the bits of the ``model`` case depend on besides the code: the
+    torch build and the CPU instructions oneDNN's convolutions use."""
+    return (f'torch {torch.__version__}, '
+            f'{torch.backends.cpu.get_cpu_capability()}')
+
+
 def compute_golden_outputs(sample_dir: str) -> Outputs:
     """Every recorded output (see the module doc) with the current code.
 
@@ -321,7 +331,7 @@ def compute_golden_outputs(sample_dir: str) -> Outputs:
     flip, which would blur what the comparison shows.
     """
     model = build_model()
-    out = {}
+    out = {'meta/platform': np.array(platform_signature())}
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
