@@ -10,6 +10,7 @@ from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Type
 import torch
 from mmdet.structures import DetDataSample
 
+from ..utils.malloc import keep_freed_memory
 from .inference import (
     CheckpointMismatchError,
     ImageInput,
@@ -83,6 +84,7 @@ def load_model(args: argparse.Namespace
             config (its missing and unexpected keys listed), or a
             categories file without one of the model's classes.
     """
+    keep_freed_memory()  # faster CPU inference, same results
     with reported(CheckpointMismatchError, FileNotFoundError, ValueError):
         model = init_model(args.config, args.weights, device=args.device)
         category_ids = None

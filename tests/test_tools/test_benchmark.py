@@ -49,6 +49,7 @@ def test_optimized_column(tool, capsys):
     assert tool.main([DEMO_CONFIG, '--num-images', '1', '--shape', '96',
                       '128', '--no-baseline', '--with-optimized']) == 0
     out = capsys.readouterr().out
+    assert 'freed memory kept' in out
     rows = {line.split('|')[0].strip(): line.split('|')[1:]
             for line in out.splitlines() if '|' in line}
     assert [c.strip() for c in rows['']] == [

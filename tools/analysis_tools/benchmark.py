@@ -37,6 +37,7 @@ from mmengine.hub import get_config
 
 from mmpfcn.apis import init_model, list_images, optimize_for_inference
 from mmpfcn.apis.inference import run_batches
+from mmpfcn.utils import keep_freed_memory
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE_IMAGES = osp.join(ROOT, 'tests/data/coco_panoptic_sample/images')
@@ -191,6 +192,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         'backend)')
     parser.add_argument('--channels-last', action='store_true',
                         help='channels-last weights (PyTorch backend)')
+    parser.add_argument('--default-malloc', action='store_true',
+                        help="keep glibc's default allocation thresholds "
+                        '(every large tensor mmapped and returned; see '
+                        'mmpfcn/utils/malloc.py)')
     parser.add_argument('--with-optimized', action='store_true',
                         help='also time a copy of the model with the BNs '
                         'folded and channels-last weights, in its own '
@@ -272,6 +277,8 @@ def report(results: list, reference: float) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
     args = parse_args(argv)
+    # as tools/test.py and the demos do; process-wide, so both models
+    kept = False if args.default_malloc else keep_freed_memory()
     import tempfile
     images = load_images(args)
     results = []
@@ -295,9 +302,11 @@ def main(argv: Optional[List[str]] = None) -> int:
             results.append((name, result))
             print(f'{name}: {1000 * result["total"]:.0f} ms / image')
     height, width = args.shape
+    allocator = 'freed memory kept' if kept else 'default glibc malloc'
     print(f'\n{args.num_images} images of {height} x {width}, batch '
-          f'{args.batch_size}, {torch.get_num_threads()} threads; ms per '
-          'image (share of its total); ratio to the first column')
+          f'{args.batch_size}, {torch.get_num_threads()} threads, '
+          f'{allocator}; ms per image (share of its total); ratio to the '
+          'first column')
     print(report(results, results[0][1]['total']))
     return 0
 
