@@ -11,6 +11,7 @@ keeps its peak memory until it exits.
 """
 import ctypes
 import ctypes.util
+from typing import Optional
 
 # mallopt parameters (glibc's malloc.h)
 M_TRIM_THRESHOLD = -1
@@ -35,3 +36,29 @@ def keep_freed_memory() -> bool:
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
         mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+
+
+class _MallInfo2(ctypes.Structure):
+    """glibc's ``struct mallinfo2`` (all fields size_t)."""
+    _fields_ = [(name, ctypes.c_size_t)
+                for name in ('arena', 'ordblks', 'smblks', 'hblks', 'hblkhd',
+                             'usmblks', 'fsmblks', 'uordblks', 'fordblks',
+                             'keepcost')]
+
+
+def heap_in_use() -> Optional[int]:
+    """Bytes allocated and not freed (heap + mmapped chunks, all arenas),
+    whether or not freed memory is kept; None without glibc's
+    ``mallinfo2`` (glibc < 2.33 and other C libraries).
+
+    Returns:
+        int | None: Bytes in use.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+        mallinfo2 = libc.mallinfo2
+    except (OSError, AttributeError):
+        return None
+    mallinfo2.restype = _MallInfo2
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd

@@ -67,3 +67,19 @@ def test_same_outputs_with_and_without():
         assert proc.returncode == 0, proc.stderr[-2000:]
         digests.append(proc.stdout.strip().splitlines()[-1])
     assert digests[0] == digests[1]
+
+
+@pytest.mark.skipif(not GLIBC, reason='mallinfo2 is glibc\'s')
+def test_heap_in_use_counts_a_tensor_kept_or_not():
+    import torch
+
+    from mmpfcn.utils.malloc import heap_in_use
+    if heap_in_use() is None:
+        pytest.skip('glibc without mallinfo2 (< 2.33)')
+    keep_freed_memory()
+    for _ in range(2):  # the second time from kept memory
+        before = heap_in_use()
+        tensor = torch.ones(64, 1024, 1024)  # 256 MB
+        assert heap_in_use() - before >= 256 * 2**20
+        del tensor
+        assert heap_in_use() - before < 16 * 2**20

@@ -15,7 +15,10 @@ after ``--warmup`` batches. The images are the COCO sample images of
 kernel heads), kernel selection + fusion, mask prediction (embedding,
 masks, maskness), mask upsampling + thresholding, panoptic merge; the
 remainder (pipeline, preprocessing) is "other". Peak memory is the largest
-resident set size above the idle process, sampled every 5 ms. Without a
+heap in use above the start of the timed run (glibc's ``mallinfo2``; the
+resident set size elsewhere), sampled every 5 ms. Large tensors reuse
+freed memory (``mmpfcn.utils.keep_freed_memory``, as in tools/test.py and
+the demos) unless ``--default-malloc``. Without a
 checkpoint the weights are random: the post-processing then works on the
 largest possible number of candidates, so its share is an upper bound.
 """
@@ -38,6 +41,7 @@ from mmengine.hub import get_config
 from mmpfcn.apis import init_model, list_images, optimize_for_inference
 from mmpfcn.apis.inference import run_batches
 from mmpfcn.utils import keep_freed_memory
+from mmpfcn.utils.malloc import heap_in_use
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SAMPLE_IMAGES = osp.join(ROOT, 'tests/data/coco_panoptic_sample/images')
@@ -113,7 +117,9 @@ def _pfcn_stages(seconds: Dict[str, float]) -> Dict[str, float]:
 
 
 class PeakMemory:
-    """Largest resident set size above the start, sampled every 5 ms."""
+    """Largest memory in use above the start, sampled every 5 ms: glibc's
+    heap in use (which does not depend on freed memory being kept), else
+    the resident set size."""
 
     def __init__(self) -> None:
         self.peak = 0
@@ -121,6 +127,9 @@ class PeakMemory:
 
     @staticmethod
     def rss() -> int:
+        in_use = heap_in_use()
+        if in_use is not None:
+            return in_use
         with open('/proc/self/statm') as f:
             return int(f.read().split()[1]) * 4096
 
