@@ -91,9 +91,10 @@ def stuff_argmax_to_image(
     """The per-pixel maximum of the resized stuff masks and its channel,
     one mask at a time (a running maximum instead of a (u, H, W) map).
 
-    Equals ``stuff_argmax(masks_to_image(masks, ...), labels)`` of
-    :mod:`panoptic_merge`: ties go to the earlier (lower) channel, and
-    where every probability is 0 the channel is 0.
+    Equals ``sem.max(dim=0)`` of the N_st-channel map ``sem`` that holds
+    ``masks_to_image(masks, ...)`` in channels ``labels`` and zeros
+    elsewhere: ties go to the lower channel, and where every probability
+    is 0 the channel is 0.
 
     Args:
         masks (Tensor): Stuff probabilities (u, H/4, W/4), u >= 0.
