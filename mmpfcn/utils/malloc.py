@@ -11,6 +11,7 @@ keeps its peak memory until it exits.
 """
 import ctypes
 import ctypes.util
+import functools
 from typing import Optional
 
 # mallopt parameters (glibc's malloc.h)
@@ -18,6 +19,16 @@ M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
 MMAP_THRESHOLD = 1 << 30  # allocations served by their own mmap
 TRIM_THRESHOLD = 2**31 - 1  # free heap top kept (mallopt takes an int)
+
+
+@functools.lru_cache(maxsize=1)
+def _libc() -> Optional[ctypes.CDLL]:
+    """The C library, looked up once (``find_library`` runs ``ldconfig``
+    in a subprocess); None where it cannot be loaded."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
+    except OSError:
+        return None
 
 
 def keep_freed_memory() -> bool:
@@ -28,10 +39,8 @@ def keep_freed_memory() -> bool:
     Returns:
         bool: Whether both settings were applied.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        mallopt = libc.mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), 'mallopt', None)
+    if mallopt is None:
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
     return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
@@ -54,10 +63,8 @@ def heap_in_use() -> Optional[int]:
     Returns:
         int | None: Bytes in use.
     """
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library('c') or 'libc.so.6')
-        mallinfo2 = libc.mallinfo2
-    except (OSError, AttributeError):
+    mallinfo2 = getattr(_libc(), 'mallinfo2', None)
+    if mallinfo2 is None:
         return None
     mallinfo2.restype = _MallInfo2
     info = mallinfo2()

@@ -40,17 +40,31 @@ def test_applied_with_glibc():
 
 def test_no_mallopt_is_a_no_op(monkeypatch):
     class NoMallopt:
-        def __init__(self, name):
-            pass
+        pass
 
-    monkeypatch.setattr(ctypes, 'CDLL', NoMallopt)
+    monkeypatch.setattr(malloc, '_libc', NoMallopt)
     assert keep_freed_memory() is False
+    assert malloc.heap_in_use() is None
 
-    def missing(name):
-        raise OSError(f'{name}: cannot open shared object file')
-
-    monkeypatch.setattr(ctypes, 'CDLL', missing)
+    # no loadable C library at all
+    monkeypatch.setattr(malloc, '_libc', lambda: None)
     assert malloc.keep_freed_memory() is False
+    assert malloc.heap_in_use() is None
+
+
+def test_c_library_looked_up_once(monkeypatch):
+    """heap_in_use is sampled every few ms by benchmark.py: the C library
+    (found by running ldconfig) must not be looked up again each time."""
+    malloc._libc.cache_clear()
+    malloc.heap_in_use()
+
+    def no_second_lookup(name):
+        raise AssertionError(f'C library loaded again ({name})')
+
+    monkeypatch.setattr(ctypes, 'CDLL', no_second_lookup)
+    for _ in range(3):
+        malloc.heap_in_use()
+        malloc.keep_freed_memory()
 
 
 @pytest.mark.skipif(not GLIBC, reason='mallopt is glibc\'s')

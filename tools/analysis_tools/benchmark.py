@@ -126,7 +126,7 @@ class PeakMemory:
         self._stop = threading.Event()
 
     @staticmethod
-    def rss() -> int:
+    def in_use() -> int:
         in_use = heap_in_use()
         if in_use is not None:
             return in_use
@@ -134,14 +134,14 @@ class PeakMemory:
             return int(f.read().split()[1]) * 4096
 
     def __enter__(self):
-        self.base = self.rss()
+        self.base = self.in_use()
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
         return self
 
     def _sample(self) -> None:
         while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.rss() - self.base)
+            self.peak = max(self.peak, self.in_use() - self.base)
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
