@@ -9,7 +9,6 @@ import sys
 
 import pytest
 import torch
-from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.config import Config
 
 from mmpfcn.registry import MODELS
@@ -17,7 +16,7 @@ from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from panoptic_samples import batch, default_sample  # noqa: E402
+from panoptic_samples import check_loss_step_and_predict  # noqa: E402
 
 ABLATION_DIR = osp.join(ROOT, 'configs', 'panoptic_fcn', 'ablations')
 CONFIGS = sorted(
@@ -139,32 +138,10 @@ def test_config_changes_only_its_tables_options(name):
         f'{name} changes {sorted(changed)}'
 
 
-def two_images():
-    return batch(default_sample((64, 96)), default_sample((50, 70), seed=1))
-
-
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds_trains_and_predicts(name):
     register_all_modules()
     cfg = load(name)
     cfg.model.backbone.init_cfg = None  # no download
     torch.manual_seed(0)
-    model = MODELS.build(cfg.model)
-    data = two_images()
-
-    model.train()
-    losses = model(**model.data_preprocessor(data, True), mode='loss')
-    assert set(losses) == {'loss_pos_th', 'loss_pos_st', 'loss_seg_th',
-                           'loss_seg_st'}
-    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
-
-    model.eval()
-    with torch.no_grad():
-        results = model(**model.data_preprocessor(data, False),
-                        mode='predict')
-    for result, shape in zip(results, [(64, 96), (50, 70)]):
-        pan = result.pred_panoptic_seg.sem_seg
-        assert pan.shape == (1, *shape)
-        assert (pan % INSTANCE_OFFSET).max() <= \
-            model.panoptic_fusion_head.num_classes
-        assert result.pred_sem_seg.sem_seg.shape == (1, *shape)
+    check_loss_step_and_predict(MODELS.build(cfg.model))

@@ -6,7 +6,6 @@ import sys
 
 import pytest
 import torch
-from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.config import Config
 
 from mmpfcn.registry import MODELS
@@ -14,7 +13,10 @@ from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from panoptic_samples import batch, default_sample  # noqa: E402
+from panoptic_samples import (  # noqa: E402
+    check_loss_step_and_predict,
+    two_images,
+)
 
 CONFIGS = sorted(
     osp.basename(p)
@@ -44,29 +46,9 @@ def build(name):
     return MODELS.build(cfg.model)
 
 
-def two_images():
-    return batch(default_sample((64, 96)), default_sample((50, 70), seed=1))
-
-
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds_trains_and_predicts(name):
-    model = build(name)
-    data = two_images()
-    model.train()
-    losses = model(**model.data_preprocessor(data, True), mode='loss')
-    assert len(losses) == 4
-    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
-
-    model.eval()
-    with torch.no_grad():
-        results = model(**model.data_preprocessor(data, False),
-                        mode='predict')
-    for result, shape in zip(results, [(64, 96), (50, 70)]):
-        pan = result.pred_panoptic_seg.sem_seg
-        assert pan.shape == (1, *shape)
-        assert (pan % INSTANCE_OFFSET).max() <= \
-            model.panoptic_fusion_head.num_classes
-        assert result.pred_sem_seg.sem_seg.shape == (1, *shape)
+    check_loss_step_and_predict(build(name))
 
 
 # the other configs share one of these architectures (they change the data

@@ -50,6 +50,17 @@ def _instances(boxes: Sequence[Box], labels: Sequence[int], height: int,
         bboxes=torch.tensor(boxes, dtype=torch.float32).view(-1, 4))
 
 
+def rect_sample(boxes: Sequence[Box], labels: Sequence[int],
+                stuff_map: torch.Tensor) -> DetDataSample:
+    """A sample at the padded size ``PAD`` (no image): rectangular things
+    (xyxy) on ``stuff_map`` (PAD-sized)."""
+    sample = DetDataSample(
+        metainfo=dict(batch_input_shape=PAD, img_shape=PAD, ori_shape=PAD))
+    sample.gt_instances = _instances(boxes, labels, *PAD)
+    sample.gt_sem_seg = PixelData(sem_seg=stuff_map[None].long())
+    return sample
+
+
 def panoptic_sample(shape: Tuple[int, int],
                     boxes: Sequence[Box] = (),
                     labels: Sequence[int] = (),
@@ -99,3 +110,33 @@ def batch(*pairs) -> dict:
     return dict(
         inputs=[image for image, _ in pairs],
         data_samples=[sample for _, sample in pairs])
+
+
+def two_images() -> dict:
+    """Model input of two images of different sizes (64 x 96, 50 x 70),
+    each with :func:`default_sample`'s things."""
+    return batch(default_sample((64, 96)), default_sample((50, 70), seed=1))
+
+
+def check_loss_step_and_predict(model) -> None:
+    """One loss step and one predict of a built detector on two images of
+    different sizes: the four finite, positive loss terms, and panoptic /
+    semantic maps of each image's size with valid labels."""
+    from mmdet.evaluation import INSTANCE_OFFSET
+    data = two_images()
+    model.train()
+    losses = model(**model.data_preprocessor(data, True), mode='loss')
+    assert set(losses) == {'loss_pos_th', 'loss_pos_st', 'loss_seg_th',
+                           'loss_seg_st'}
+    assert all(torch.isfinite(v) and v.item() > 0 for v in losses.values())
+
+    model.eval()
+    with torch.no_grad():
+        results = model(**model.data_preprocessor(data, False),
+                        mode='predict')
+    for result, shape in zip(results, [(64, 96), (50, 70)]):
+        pan = result.pred_panoptic_seg.sem_seg
+        assert pan.shape == (1, *shape)
+        assert (pan % INSTANCE_OFFSET).max() <= \
+            model.panoptic_fusion_head.num_classes
+        assert result.pred_sem_seg.sem_seg.shape == (1, *shape)

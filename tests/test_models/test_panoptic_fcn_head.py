@@ -5,10 +5,7 @@ import math
 
 import pytest
 import torch
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
-from mmengine.structures import InstanceData, PixelData
-from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
+from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 from mmpfcn.models.losses import dice_loss, soft_sigmoid_focal_loss
 from mmpfcn.models.task_modules import topk_positive_kernels
@@ -21,32 +18,17 @@ def features(batch, seed=1):
     return levels, torch.randn(batch, 8, 16, 24, generator=gen)
 
 
-def data_sample(boxes, labels, stuff_map):
-    """Rectangular instances (xyxy, padded-input pixels) on a stuff map."""
-    masks = torch.zeros(len(boxes), *PAD, dtype=torch.uint8)
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        masks[i, y1:y2, x1:x2] = 1
-    sample = DetDataSample(
-        metainfo=dict(batch_input_shape=PAD, img_shape=PAD, ori_shape=PAD))
-    sample.gt_instances = InstanceData(
-        labels=torch.tensor(labels, dtype=torch.long),
-        masks=BitmapMasks(masks.numpy(), *PAD),
-        bboxes=torch.tensor(boxes, dtype=torch.float32).view(-1, 4))
-    sample.gt_sem_seg = PixelData(sem_seg=stuff_map[None].long())
-    return sample
-
-
 def two_images():
     stuff_a = torch.full(PAD, 1)
     stuff_a[:, 60:] = 2
     stuff_a[40:, :] = 255  # void
     stuff_a[8:40, 8:40] = 0
     stuff_a[4:12, 70:80] = 0
-    sample_a = data_sample([(8, 8, 40, 40), (70, 4, 80, 12)], [0, 2],
+    sample_a = rect_sample([(8, 8, 40, 40), (70, 4, 80, 12)], [0, 2],
                            stuff_a)
     stuff_b = torch.full(PAD, 2)
     stuff_b[0:64, 20:90] = 0
-    sample_b = data_sample([(20, 0, 90, 64)], [1], stuff_b)
+    sample_b = rect_sample([(20, 0, 90, 64)], [1], stuff_b)
     return [sample_a, sample_b]
 
 
@@ -132,7 +114,7 @@ def test_losses_match_spec_formulas():
 def test_losses_without_targets_are_zero_and_connected():
     head = tiny_head()
     # no things and only void: no thing or stuff kernel targets at all
-    sample = data_sample([], [], torch.full(PAD, 255))
+    sample = rect_sample([], [], torch.full(PAD, 255))
     levels, encoder_feat = features(1)
     losses = head.loss(levels, encoder_feat, [sample])
     assert losses['loss_seg_th'].item() == 0
@@ -157,7 +139,7 @@ def test_single_centre_dice_picks_the_centre_kernel():
     # stride-4 mass centre (7.5, 11.5)
     stuff = torch.full(PAD, 1)
     stuff[16:48, 32:64] = 0
-    sample = data_sample([(32, 16, 64, 48)], [1], stuff)
+    sample = rect_sample([(32, 16, 64, 48)], [1], stuff)
     levels, encoder_feat = features(1)
     things, _, kernel_maps, _ = head(levels, encoder_feat)
     target = targets_of(head, [sample])[0]
@@ -258,7 +240,7 @@ def test_head_rejects_bad_inputs():
         head(levels[:4], encoder_feat)
     with pytest.raises(ValueError, match='pool_sizes'):
         tiny_head(test_cfg=dict(pool_sizes=(3, 3)))
-    sample = data_sample([], [], torch.full(PAD, 255))
+    sample = rect_sample([], [], torch.full(PAD, 255))
     del sample.gt_sem_seg
     with pytest.raises(KeyError, match='gt_sem_seg'):
         head.loss(levels, encoder_feat, [sample])

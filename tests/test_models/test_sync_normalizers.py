@@ -7,10 +7,7 @@ import os.path as osp
 
 import pytest
 import torch
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
-from mmengine.structures import InstanceData, PixelData
-from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
+from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 THING_TERMS = ('loss_pos_th', 'loss_seg_th')
 
@@ -21,20 +18,11 @@ def build_head(sync_normalizers):
 
 def sample(boxes, labels):
     """Rectangular things (xyxy) on two stuff bands, at the padded size."""
-    masks = torch.zeros(len(boxes), *PAD, dtype=torch.uint8)
     stuff = torch.full(PAD, 1)
     stuff[:, PAD[1] // 2:] = 2
-    for i, (x1, y1, x2, y2) in enumerate(boxes):
-        masks[i, y1:y2, x1:x2] = 1
+    for x1, y1, x2, y2 in boxes:
         stuff[y1:y2, x1:x2] = 0
-    data_sample = DetDataSample(
-        metainfo=dict(batch_input_shape=PAD, img_shape=PAD, ori_shape=PAD))
-    data_sample.gt_instances = InstanceData(
-        labels=torch.tensor(labels, dtype=torch.long),
-        masks=BitmapMasks(masks.numpy(), *PAD),
-        bboxes=torch.tensor(boxes, dtype=torch.float32).view(-1, 4))
-    data_sample.gt_sem_seg = PixelData(sem_seg=stuff[None])
-    return data_sample
+    return rect_sample(boxes, labels, stuff)
 
 
 def two_images():
