@@ -13,6 +13,11 @@ to let the demo expand it). For every image the demo writes into
   ``R + 256 G + 256^2 B``; ``segments_info`` with category ids, areas,
   boxes and thing scores; the file's ``categories``).
 
+No output replaces an input or another output: when ``<stem>`` is taken
+(an input such as ``photo.png`` in ``--out-dir`` itself, or two inputs
+``a.jpg`` and ``a.png``) the outputs are named ``<stem>-1``, ``<stem>-2``, ...
+and the demo says so.
+
 An unreadable image is named, skipped with a warning, and the others are
 processed; an output folder that cannot be written stops the demo before
 the model is built.
@@ -26,7 +31,12 @@ from mmengine.utils import ProgressBar
 
 from mmpfcn.apis import demo_cli, list_images, read_image
 from mmpfcn.apis.inference import output_stem
-from mmpfcn.apis.outputs import render_panoptic, write_panoptic_outputs
+from mmpfcn.apis.output_names import OutputNamer
+from mmpfcn.apis.outputs import (
+    PANOPTIC_OUTPUT_SUFFIXES,
+    render_panoptic,
+    write_panoptic_outputs,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -48,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         paths = list_images(args.inputs)
     model, category_ids = demo_cli.load_model(args)
     meta = model.dataset_meta
+    namer = OutputNamer(args.out_dir, PANOPTIC_OUTPUT_SUFFIXES, paths)
 
     start = time.perf_counter()
     written, skipped = 0, []
@@ -61,7 +72,12 @@ def run(args: argparse.Namespace) -> int:
     for sample in demo_cli.predict(model, paths, args.batch_size,
                                    on_skip=skip):
         image = read_image(sample.metainfo['img_path'])
-        write_panoptic_outputs(args.out_dir, output_stem(sample),
+        stem = namer(output_stem(sample))
+        if stem in namer.renamed:
+            print(f'\nimage_demo: note: outputs of '
+                  f"{sample.metainfo['img_path']} named {stem}* "
+                  f'({namer.renamed[stem]}* is taken)', file=sys.stderr)
+        write_panoptic_outputs(args.out_dir, stem,
                                render_panoptic(image, sample, meta), meta,
                                category_ids)
         written += 1

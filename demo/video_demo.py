@@ -8,7 +8,8 @@ once for both.
 
 Frames are read with mmcv's ``VideoReader`` and written with OpenCV's
 ``VideoWriter`` (codec ``--fourcc``, default ``mp4v``) at the input's frame
-rate; the overlay is the one of ``demo/image_demo.py``.
+rate; the overlay is the one of ``demo/image_demo.py``. ``--out`` may not
+be the input video, and no frame file replaces the input or ``--out``.
 """
 import argparse
 import os.path as osp
@@ -21,7 +22,12 @@ from mmengine.utils import ProgressBar
 
 from mmpfcn.apis import demo_cli
 from mmpfcn.apis.demo_cli import DemoError
-from mmpfcn.apis.outputs import render_panoptic, write_panoptic_outputs
+from mmpfcn.apis.output_names import OutputNamer, check_not_input
+from mmpfcn.apis.outputs import (
+    PANOPTIC_OUTPUT_SUFFIXES,
+    render_panoptic,
+    write_panoptic_outputs,
+)
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -44,12 +50,15 @@ def open_video(args: argparse.Namespace) -> mmcv.VideoReader:
 
     Raises:
         DemoError: An unwritable output folder, a video that is missing or
-            has no readable frame, or a ``--fourcc`` not of 4 characters.
+            has no readable frame, ``--out`` naming the input video, or a
+            ``--fourcc`` not of 4 characters.
     """
     demo_cli.check_output_dirs(osp.dirname(osp.abspath(args.out)),
                                args.out_dir)
     if not osp.isfile(args.video):
         raise DemoError(f'video {args.video!r} does not exist')
+    with demo_cli.reported(ValueError):
+        check_not_input(args.out, [args.video], '--out')
     with demo_cli.reported(OSError, ValueError):
         reader = mmcv.VideoReader(args.video)
     if len(reader) == 0 or reader.width == 0:
@@ -81,14 +90,17 @@ def run(args: argparse.Namespace) -> int:
             frames.append(frame)
             yield frame
 
+    namer = OutputNamer(args.out_dir or '', PANOPTIC_OUTPUT_SUFFIXES,
+                        [args.video, args.out])
     count = 0
     try:
         for sample in demo_cli.predict(model, frame_source(),
                                        args.batch_size):
             picture = render_panoptic(frames.pop(0), sample, meta)
             if args.out_dir:
-                write_panoptic_outputs(args.out_dir, f'frame_{count:06d}',
-                                       picture, meta, category_ids)
+                write_panoptic_outputs(args.out_dir,
+                                       namer(f'frame_{count:06d}'), picture,
+                                       meta, category_ids)
             writer.write(picture.overlay)
             count += 1
             progress.update()

@@ -10,7 +10,8 @@ default_hooks = dict(
         type='CheckpointHook', by_epoch=False, interval=10000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='DetVisualizationHook'))
+    # mmdet's visualisation hook, with --show-dir names that replace no image
+    visualization=dict(type='PanopticVisualizationHook'))
 
 env_cfg = dict(
     cudnn_benchmark=False,

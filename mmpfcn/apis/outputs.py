@@ -13,6 +13,9 @@ from mmpfcn.evaluation.functional import write_panoptic_png
 from mmpfcn.visualization.panoptic_overlay import draw_panoptic_overlay
 from mmpfcn.visualization.panoptic_segments import panoptic_segments
 
+# the files of one image's output: overlay, COCO-panoptic PNG, its JSON
+PANOPTIC_OUTPUT_SUFFIXES = ('_panoptic.jpg', '.png', '.json')
+
 
 def check_writable_dir(path: str) -> str:
     """Create ``path`` if needed and check a file can be written in it.
@@ -154,7 +157,10 @@ def write_panoptic_outputs(out_dir: str,
                            category_ids: Optional[Sequence[int]] = None
                            ) -> Dict[str, str]:
     """Write ``<stem>_panoptic.jpg`` (overlay), ``<stem>.png`` (COCO
-    panoptic ids) and ``<stem>.json`` into ``out_dir``.
+    panoptic ids) and ``<stem>.json`` into ``out_dir``
+    (:data:`PANOPTIC_OUTPUT_SUFFIXES`; an
+    :class:`~mmpfcn.apis.output_names.OutputNamer` picks stems that
+    replace no input).
 
     Args:
         out_dir (str): Existing, writable folder.
@@ -167,9 +173,11 @@ def write_panoptic_outputs(out_dir: str,
     Returns:
         dict[str, str]: Paths of ``overlay``, ``png`` and ``json``.
     """
-    paths = dict(overlay=osp.join(out_dir, f'{stem}_panoptic.jpg'),
-                 png=osp.join(out_dir, f'{stem}.png'),
-                 json=osp.join(out_dir, f'{stem}.json'))
+    paths = {
+        kind: osp.join(out_dir, stem + suffix)
+        for kind, suffix in zip(('overlay', 'png', 'json'),
+                                PANOPTIC_OUTPUT_SUFFIXES)
+    }
     mmcv.imwrite(picture.overlay, paths['overlay'])
     write_panoptic_png(paths['png'], picture.id_map)
     record = coco_panoptic_record(osp.basename(paths['png']), stem,

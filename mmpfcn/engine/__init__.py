@@ -1,3 +1,4 @@
 from .optimize_hook import OptimizeForInferenceHook
+from .visualization_hook import PanopticVisualizationHook
 
-__all__ = ['OptimizeForInferenceHook']
+__all__ = ['OptimizeForInferenceHook', 'PanopticVisualizationHook']

@@ -169,3 +169,45 @@ def test_video_demo(setup, tmp_path, capsys, monkeypatch):
     assert load_demo('video_demo').main(
         [str(tmp_path / 'missing.mp4'), config, '--weights', checkpoint,
          '--out', out]) == 1
+
+
+def test_image_demo_never_replaces_an_input_nor_an_output(setup, tmp_path,
+                                                          capsys):
+    # out-dir = the input folder, which holds a.jpg and a.png; another
+    # folder holds a second a.jpg
+    config, checkpoint = setup
+    image = mmcv.imresize(mmcv.imread(osp.join(IMAGES, '000000439180.jpg')),
+                          (160, 120))
+    here, there = tmp_path / 'here', tmp_path / 'there'
+    for folder, name in ((here, 'a.jpg'), (here, 'a.png'), (there, 'a.jpg')):
+        mmcv.imwrite(image, str(folder / name))
+    before = {path: path.read_bytes()
+              for path in (here / 'a.jpg', here / 'a.png', there / 'a.jpg')}
+    code = load_demo('image_demo').main(
+        [str(here), str(there / 'a.jpg'), config, '--weights', checkpoint,
+         '--out-dir', str(here)])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert '3 image(s) written' in captured.out
+    assert 'named a-1*' in captured.err
+    for path, data in before.items():
+        assert path.read_bytes() == data, f'{path} was replaced'
+    assert sorted(os.listdir(here)) == sorted(
+        ['a.jpg', 'a.png'] + [f'a-{i}{end}' for i in (1, 2, 3)
+                              for end in ('.json', '.png', '_panoptic.jpg')])
+    records = [json.loads((here / f'a-{i}.json').read_text())
+               for i in (1, 2, 3)]
+    assert [r['annotations'][0]['file_name'] for r in records] == \
+        ['a-1.png', 'a-2.png', 'a-3.png']
+
+
+def test_video_demo_refuses_to_replace_its_input(setup, tmp_path, capsys):
+    config, checkpoint = setup
+    video = tmp_path / 'in.avi'
+    video.write_bytes(b'the input video')
+    code = load_demo('video_demo').main(
+        [str(video), config, '--weights', checkpoint, '--out',
+         str(tmp_path / '.' / 'in.avi')])
+    assert code == 1
+    assert 'is an input of this run' in capsys.readouterr().err
+    assert video.read_bytes() == b'the input video'

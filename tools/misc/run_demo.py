@@ -146,7 +146,7 @@ def evaluate(cfg: Config, checkpoint: str) -> Dict[str, float]:
     cfg = cfg.copy()
     cfg.load_from = checkpoint
     cfg.default_hooks.visualization = dict(
-        type='DetVisualizationHook', draw=True, test_out_dir='vis')
+        type='PanopticVisualizationHook', draw=True, test_out_dir='vis')
     runner = Runner.from_cfg(cfg)
     metrics = runner.test()
     metrics['vis_dir'] = osp.join(runner.work_dir, runner.timestamp, 'vis')
