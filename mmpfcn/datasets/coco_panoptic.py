@@ -12,13 +12,15 @@ import logging
 import os.path as osp
 
 from mmdet.datasets import CocoPanopticDataset
-from mmengine.fileio import get_local_path
+from mmengine.fileio import get_file_backend, get_local_path
+from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import print_log
 
 from mmpfcn.datasets.coco_instances import (
     image_instances,
     load_instances_file,
 )
+from mmpfcn.datasets.file_check import check_files_exist
 from mmpfcn.registry import DATASETS
 
 # labels are stored in uint8 semantic maps where 255 means void
@@ -56,6 +58,9 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
       without ``id``/``category_id``/``bbox``/``area``, with id 0 (void),
       duplicate ids, unknown category ids, or zero area / empty box (mmdet
       silently skips these, which would leave their PNG pixels unexplained).
+    - **Files**: every image of the JSON and the PNG of every annotation
+      must exist when the dataset is built (``FileNotFoundError`` naming
+      the first missing ones and their count; local storage only).
     - **Warnings**: images with no segments, and the file names of images
       that ``filter_cfg`` drops from training.
     - **Things from an instances file** (``instances_file``, the
@@ -146,6 +151,7 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
                 skipped += count
             data_list.append(data_info)
         del self.coco
+        self._check_split_files(data_list, seg_files)
         if skipped:
             print_log(
                 f'{things_path}: skipped {skipped} annotation(s) with zero '
@@ -153,6 +159,24 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
                 logger='current',
                 level=logging.WARNING)
         return data_list
+
+    def _check_split_files(self, data_list: list[dict],
+                           annotated: dict) -> None:
+        """Check that every image, and the PNG of every image with an
+        annotation (``annotated``: image id -> PNG name), is a file, naming
+        the missing ones (local storage only: other backends are not
+        stat'ed file by file)."""
+        if not data_list or not isinstance(
+                get_file_backend(data_list[0]['img_path'],
+                                 backend_args=self.backend_args),
+                LocalBackend):
+            return
+        paths = [info['img_path'] for info in data_list]
+        paths += [
+            info['seg_map_path'] for info in data_list
+            if info['img_id'] in annotated and info['seg_map_path']
+        ]
+        check_files_exist(paths, self.ann_file)
 
     def _things_first_cat_ids(self, categories: list[dict]) -> list[int]:
         """Check the metainfo against the JSON categories and order them.
