@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 from mmpfcn.utils import (
     ConfigKeyError,
     check_config,
+    exit_with_parent,
     keep_freed_memory,
     register_all_modules,
     setup_distributed,
@@ -90,6 +91,8 @@ def enable_visualization(cfg: Config, args: argparse.Namespace) -> Config:
 
 def main() -> None:
     args = parse_args()
+    # no dataloader worker outlives this process, however it ends
+    exit_with_parent()
     # large tensors reuse freed memory (no page faults per image; results
     # unchanged)
     keep_freed_memory()

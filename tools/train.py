@@ -1,18 +1,28 @@
-"""Train a Panoptic FCN model: ``python tools/train.py CONFIG [options]``."""
+"""Train a Panoptic FCN model: ``python tools/train.py CONFIG [options]``.
+
+``--resume`` without a path resumes from the newest checkpoint of the work
+dir that loads (``last_checkpoint``'s first, broken ones skipped and named)
+and stops with an error if there is none. Ctrl-C ends the run with one line
+naming the last checkpoint (exit code 130).
+"""
 import argparse
 import logging
 import os
 import os.path as osp
+import sys
 
 from mmengine.config import Config, DictAction
+from mmengine.dist import is_main_process
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmpfcn.engine import NoCheckpointError, find_resumable_checkpoint
 from mmpfcn.utils import (
     ConfigKeyError,
     check_amp_device,
     check_config,
+    exit_with_parent,
     register_all_modules,
     setup_distributed,
 )
@@ -58,6 +68,8 @@ def parse_args() -> argparse.Namespace:
 
 def main() -> None:
     args = parse_args()
+    # no dataloader worker outlives this process, however it ends
+    exit_with_parent()
     register_all_modules(init_default_scope=False)
 
     cfg = Config.fromfile(args.config)
@@ -102,7 +114,13 @@ def main() -> None:
 
     if args.resume == 'auto':
         cfg.resume = True
-        cfg.load_from = None
+        try:
+            cfg.load_from = find_resumable_checkpoint(
+                cfg.work_dir,
+                warn=lambda text: print_log(
+                    text, logger='current', level=logging.WARNING))
+        except NoCheckpointError as error:
+            raise SystemExit(f'tools/train.py: error: {error}')
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
@@ -112,7 +130,25 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.train()
+    try:
+        runner.train()
+    except KeyboardInterrupt:
+        if is_main_process():
+            print(interrupted_message(runner), file=sys.stderr)
+        raise SystemExit(130)
+
+
+def interrupted_message(runner: Runner) -> str:
+    """One line for Ctrl-C: the iteration and the checkpoint to resume
+    (``last_checkpoint`` names only completely written ones)."""
+    record, last = osp.join(runner.work_dir, 'last_checkpoint'), None
+    if osp.isfile(record):
+        with open(record) as f:
+            last = f.read().strip()
+    where = (f'last checkpoint: {last} (continue with --resume)'
+             if last else 'no checkpoint saved yet')
+    return (f'tools/train.py: interrupted at iteration {runner.iter}; '
+            f'{where}')
 
 
 if __name__ == '__main__':

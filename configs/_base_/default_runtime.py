@@ -6,8 +6,10 @@ default_hooks = dict(
     timer=dict(type='IterTimerHook'),
     logger=dict(type='LoggerHook', interval=50),
     param_scheduler=dict(type='ParamSchedulerHook'),
+    # mmengine's checkpoint hook, saving atomically (a kill or a full disk
+    # leaves the previous checkpoints and last_checkpoint intact)
     checkpoint=dict(
-        type='CheckpointHook', by_epoch=False, interval=10000,
+        type='AtomicCheckpointHook', by_epoch=False, interval=10000,
         max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     # mmdet's visualisation hook, with --show-dir names that replace no image

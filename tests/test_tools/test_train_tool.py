@@ -1,7 +1,10 @@
 """tools/train.py in one process: bad input fails early and clearly, a
 NaN loss stops the run in its iteration, a resumed run is the
-uninterrupted run, and tools/test.py evaluates what train.py wrote."""
+uninterrupted run, --resume skips a broken checkpoint and says when there
+is none, and tools/test.py evaluates what train.py wrote."""
+import os
 import os.path as osp
+import shutil
 
 import pytest
 import torch
@@ -185,3 +188,34 @@ def test_test_py_optimized_for_inference(six_iterations, tmp_path):
     assert exact.keys() == fast.keys() and 'PQ' in exact
     for key in exact:
         assert fast[key] == pytest.approx(exact[key], abs=0.05), key
+
+
+def test_resume_in_a_work_dir_without_checkpoint_says_so(tmp_path):
+    cfg = write_config(str(tmp_path / 'cfg.py'), str(tmp_path / 'no_data'),
+                       max_iters=1)
+    work = str(tmp_path / 'work')
+    proc = run_tool(python_tool('train.py') + [cfg, '--work-dir', work,
+                                               '--resume'],
+                    cwd=str(tmp_path), timeout=120)
+    assert proc.returncode != 0
+    assert 'tools/train.py: error: --resume: no checkpoint to resume from ' \
+        f"in '{work}'" in proc.stdout
+    assert 'Traceback' not in proc.stdout and 'no_data' not in proc.stdout
+
+
+def test_resume_skips_a_truncated_last_checkpoint(six_iterations, tmp_path):
+    cfg, full = six_iterations
+    work = tmp_path / 'work'
+    work.mkdir()
+    for step in (3, 6):
+        shutil.copy(osp.join(full, f'iter_{step}.pth'), work)
+    os.utime(work / 'iter_3.pth', (1, 1))  # the older one
+    broken = work / 'iter_6.pth'
+    broken.write_bytes(broken.read_bytes()[:1000])
+    (work / 'last_checkpoint').write_text(str(broken))
+    proc = run_tool(python_tool('train.py') + [cfg, '--work-dir', str(work),
+                                               '--resume'],
+                    cwd=str(tmp_path), timeout=400)
+    assert proc.returncode == 0, proc.stdout[-3000:]
+    assert f'--resume: skipping {broken}: does not load' in proc.stdout
+    assert [r['iter'] for r in read_probe(str(work))] == [4, 5, 6]

@@ -159,7 +159,7 @@ def build_config(data_root: str,
         clip_grad=dict(type='value', clip_value=35))
     cfg.default_hooks.logger.interval = 25
     cfg.default_hooks.checkpoint = dict(
-        type='CheckpointHook', by_epoch=False, interval=iters,
+        type='AtomicCheckpointHook', by_epoch=False, interval=iters,
         max_keep_ckpts=1)
     cfg.log_processor = dict(
         type='LogProcessor', window_size=25, by_epoch=False)
