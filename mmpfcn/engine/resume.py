@@ -63,7 +63,7 @@ def find_resumable_checkpoint(
             return path
         skipped.append(path)
         warn(f'--resume: skipping {path}: {reason}')
-    detail = (f'; broken: {", ".join(skipped)}' if skipped else
+    detail = (f'; skipped: {", ".join(skipped)}' if skipped else
               ' (no last_checkpoint, no iter_*.pth or epoch_*.pth)')
     raise NoCheckpointError(
         f'--resume: no checkpoint to resume from in {work_dir!r}{detail}; '

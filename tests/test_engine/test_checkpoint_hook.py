@@ -112,7 +112,7 @@ def test_resume_skips_broken_checkpoints_and_names_them(tmp_path):
     os.remove(osp.join(work, 'iter_2.pth'))
     with open(osp.join(work, 'iter_1.pth'), 'wb') as f:
         f.write(b'not a checkpoint')
-    with pytest.raises(NoCheckpointError, match='broken: .*iter_3.pth'):
+    with pytest.raises(NoCheckpointError, match='skipped: .*iter_3.pth'):
         find_resumable_checkpoint(work, warnings.append)
     with pytest.raises(NoCheckpointError, match='no last_checkpoint'):
         find_resumable_checkpoint(str(tmp_path / 'empty'))
