@@ -203,6 +203,7 @@ def test_resume_in_a_work_dir_without_checkpoint_says_so(tmp_path):
     assert 'Traceback' not in proc.stdout and 'no_data' not in proc.stdout
 
 
+@pytest.mark.slow  # the choice itself: tests/test_engine (fast)
 def test_resume_skips_a_truncated_last_checkpoint(six_iterations, tmp_path):
     cfg, full = six_iterations
     work = tmp_path / 'work'
