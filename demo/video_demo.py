@@ -1,19 +1,22 @@
-"""Panoptic FCN on a video: an overlay video and, optionally, the overlay
-JPG and COCO-panoptic PNG + JSON of every frame
-(``frame_<index>_panoptic.jpg``, ``.png``, ``.json``), each overlay drawn
-once for both.
+"""Panoptic FCN on a video: a video of the panoptic pictures and,
+optionally, the picture and COCO-panoptic PNG + JSON of every frame.
 
-``python demo/video_demo.py VIDEO CONFIG --weights CKPT --out out.mp4
-[--out-dir frames/] [--device cpu] [--batch-size 1] [--categories JSON]``
+``python demo/video_demo.py VIDEO MODEL [--weights CKPT] --out out.mp4
+[--out-dir frames/] [--device cpu] [--batch-size 1] [--pred-score-thr 0.3]
+[--palette none] [--categories JSON]``
 
-Frames are read with mmcv's ``VideoReader`` and written with OpenCV's
-``VideoWriter`` (codec ``--fourcc``, default ``mp4v``) at the input's frame
-rate; the overlay is the one of ``demo/image_demo.py``. ``--out`` may not
-be the input video, and no frame file replaces the input or ``--out``.
+Frames are read with mmcv's ``VideoReader``, predicted ``--batch-size`` at
+a time by :class:`~mmpfcn.apis.PanopticFCNInferencer` (which draws each
+picture once, for the video and ``--out-dir`` alike: ``vis/<n>.jpg``,
+``preds/<n>_panoptic_seg.png``, ``preds/<n>.json``, ``<n>`` the frame's
+zero-padded index) and written with OpenCV's ``VideoWriter`` (codec
+``--fourcc``, default ``mp4v``) at the input's frame rate. ``--out`` may
+not be the input video, and no frame file replaces the input or ``--out``.
 """
 import argparse
 import os.path as osp
 import sys
+from itertools import islice
 from typing import List, Optional
 
 import cv2
@@ -22,24 +25,18 @@ from mmengine.utils import ProgressBar
 
 from mmpfcn.apis import demo_cli
 from mmpfcn.apis.demo_cli import DemoError
-from mmpfcn.apis.output_names import OutputNamer, check_not_input
-from mmpfcn.apis.outputs import (
-    PANOPTIC_OUTPUT_SUFFIXES,
-    render_panoptic,
-    write_panoptic_outputs,
-)
+from mmpfcn.apis.output_names import check_not_input
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description='Panoptic FCN video demo: panoptic overlay video')
+        description='Panoptic FCN video demo: panoptic picture video')
     parser.add_argument('video', help='input video file')
     demo_cli.add_model_args(parser)
     parser.add_argument('--out', required=True, help='output video file')
     parser.add_argument('--out-dir',
-                        help='also write the overlay JPG and the '
-                        'COCO-panoptic PNG + JSON of every frame into this '
-                        'folder')
+                        help='also write the picture and the COCO-panoptic '
+                        'PNG + JSON of every frame into this folder')
     parser.add_argument('--fourcc', default='mp4v',
                         help='four-character codec code (default: mp4v)')
     return parser.parse_args(argv)
@@ -70,40 +67,33 @@ def open_video(args: argparse.Namespace) -> mmcv.VideoReader:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Write the overlay video (and the per-frame files); 1 if no frame
+    """Write the picture video (and the per-frame files); 1 if no frame
     was written."""
     reader = open_video(args)
-    model, category_ids = demo_cli.load_model(args)
-    meta = model.dataset_meta
+    inferencer = demo_cli.build_inferencer(args, show_progress=False)
+    inferencer.protected = [args.video, args.out]
     writer = cv2.VideoWriter(args.out, cv2.VideoWriter_fourcc(*args.fourcc),
                              reader.fps, (reader.width, reader.height))
     if not writer.isOpened():
         raise DemoError(f'cannot open {args.out!r} for writing with codec '
                         f'{args.fourcc!r}')
-    frames = []  # the frames of the batch being processed
+    frames = iter(frame for frame in reader if frame is not None)
     progress = ProgressBar(len(reader))
-
-    def frame_source():
-        for frame in reader:
-            if frame is None:
-                break
-            frames.append(frame)
-            yield frame
-
-    namer = OutputNamer(args.out_dir or '', PANOPTIC_OUTPUT_SUFFIXES,
-                        [args.video, args.out])
     count = 0
     try:
-        for sample in demo_cli.predict(model, frame_source(),
-                                       args.batch_size):
-            picture = render_panoptic(frames.pop(0), sample, meta)
-            if args.out_dir:
-                write_panoptic_outputs(args.out_dir,
-                                       namer(f'frame_{count:06d}'), picture,
-                                       meta, category_ids)
-            writer.write(picture.overlay)
-            count += 1
-            progress.update()
+        while True:
+            batch = list(islice(frames, args.batch_size))
+            if not batch:
+                break
+            results = inferencer(
+                batch, batch_size=len(batch), return_vis=True,
+                out_dir=args.out_dir or '', no_save_vis=not args.out_dir,
+                no_save_pred=not args.out_dir,
+                pred_score_thr=args.pred_score_thr)
+            for picture in results['visualization']:
+                writer.write(picture[..., ::-1])  # RGB -> BGR
+                count += 1
+                progress.update()
     finally:
         writer.release()
     print(f'\n{count} frame(s) written to {args.out}')

@@ -1,23 +1,16 @@
 """Command-line set-up shared by ``demo/image_demo.py`` and
-``demo/video_demo.py``: the model arguments, the model with its category
-ids, batched prediction, and one-line ``<demo>: error: ...`` reports of bad
-input instead of tracebacks."""
+``demo/video_demo.py``: mmdet's model arguments, the Inferencer they give,
+and one-line ``<demo>: error: ...`` reports of bad input instead of
+tracebacks."""
 import argparse
 import sys
 from contextlib import contextmanager
-from typing import Callable, Iterable, Iterator, List, Optional, Tuple, Type
-
-import torch
-from mmdet.structures import DetDataSample
+from typing import Callable, Iterator, Optional, Type
 
 from ..utils.malloc import keep_freed_memory
-from .inference import (
-    CheckpointMismatchError,
-    ImageInput,
-    init_model,
-    iter_batches,
-)
-from .outputs import category_ids_from_file, check_writable_dir
+from .inference import CheckpointMismatchError
+from .outputs import check_writable_dir
+from .panoptic_inferencer import PanopticFCNInferencer
 
 
 class DemoError(Exception):
@@ -60,53 +53,47 @@ def positive_int(text: str) -> int:
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
-    """Add the positional ``config`` (after the demo's own positional
-    input) and ``--weights``, ``--device``, ``--batch-size``,
+    """Add mmdet's model arguments: the positional ``model`` (after the
+    demo's own positional input), ``--weights``, ``--device``,
+    ``--batch-size``, ``--pred-score-thr``, ``--palette``, and
     ``--categories``."""
-    parser.add_argument('config', help='model config file')
-    parser.add_argument('--weights', required=True, help='checkpoint file')
+    parser.add_argument(
+        'model', help='config file, or a model name of model-index.yml')
+    parser.add_argument(
+        '--weights', help='checkpoint file (default: the model name\'s '
+        'weights of the metafile; none with a config: random weights)')
     parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
     parser.add_argument('--batch-size', type=positive_int, default=1,
                         help='images per forward pass (default: 1)')
+    parser.add_argument('--pred-score-thr', type=float, default=0.3,
+                        help='predicted things scoring below it are not '
+                        'drawn; the PNG / JSON keep them (default: 0.3)')
+    parser.add_argument(
+        '--palette', default='none',
+        choices=['coco', 'voc', 'citys', 'random', 'none'],
+        help='colours of the classes (default none: the checkpoint\'s or '
+        'the config\'s)')
     parser.add_argument('--categories',
                         help='COCO categories JSON giving the category ids '
                         'of the class names (default: label + 1)')
 
 
-def load_model(args: argparse.Namespace
-               ) -> Tuple[torch.nn.Module, Optional[List[int]]]:
-    """The model of ``args.config`` / ``args.weights`` on ``args.device``
-    and the category id of every class (from ``args.categories``; None:
-    label + 1).
+def build_inferencer(args: argparse.Namespace,
+                     show_progress: bool = True) -> PanopticFCNInferencer:
+    """The :class:`~mmpfcn.apis.PanopticFCNInferencer` of ``args``.
 
     Raises:
-        DemoError: A missing file, a checkpoint that does not fit the
-            config (its missing and unexpected keys listed), or a
-            categories file without one of the model's classes.
+        DemoError: A missing file, a model that is neither a config nor
+            a model name, a checkpoint that does not fit the config (its
+            missing and unexpected keys listed), a categories file without
+            one of the model's classes, or a palette with too few colours.
     """
     keep_freed_memory()  # faster CPU inference, same results
     with reported(CheckpointMismatchError, FileNotFoundError, ValueError):
-        model = init_model(args.config, args.weights, device=args.device)
-        category_ids = None
-        if args.categories:
-            category_ids = category_ids_from_file(
-                args.categories, model.dataset_meta['classes'])
-    return model, category_ids
-
-
-def predict(model: torch.nn.Module,
-            items: Iterable[ImageInput],
-            batch_size: int,
-            on_skip: Optional[Callable[[int, str], None]] = None
-            ) -> Iterator[DetDataSample]:
-    """Predictions of the readable ``items`` in order, ``batch_size`` per
-    forward pass, without gradients (``items`` may be a lazy stream, such
-    as the frames of a video); see
-    :func:`~mmpfcn.apis.inference.iter_batches` for ``on_skip``."""
-    for data in iter_batches(model, items, batch_size, on_skip=on_skip):
-        with torch.no_grad():
-            samples = model.test_step(data)
-        yield from samples
+        return PanopticFCNInferencer(
+            args.model, args.weights, device=args.device,
+            palette=args.palette, show_progress=show_progress,
+            categories=args.categories)
 
 
 def run_cli(prog: str, run: Callable[[argparse.Namespace], int],

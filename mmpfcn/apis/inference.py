@@ -1,10 +1,18 @@
 """Inference API: build a Panoptic FCN model from a config (and checkpoint)
 and run it on image files or arrays, without any annotation file."""
 import copy
-import os.path as osp
 import warnings
 from pathlib import Path
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (
+    Callable,
+    Iterable,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    Union,
+)
 
 import numpy as np
 import torch
@@ -244,63 +252,81 @@ def _inference_pipeline(model) -> Tuple[Compose, dict]:
     return model._inference_pipeline
 
 
-def prepare_image(item: ImageInput, index: int, pipeline: Compose,
-                  read_args: dict) -> dict:
-    """Read (if a path) and transform one image.
+def read_input(item: ImageInput, index: int, read_args: dict
+               ) -> Tuple[np.ndarray, Optional[str]]:
+    """The image of an input and its path (None for an array).
 
     Args:
         item (str | np.ndarray): Image path, or an (H, W, 3) BGR array.
-        index (int): Position among the inputs (``img_id``).
-        pipeline (Compose): See :func:`build_inference_pipeline`.
+        index (int): Position among the inputs (named in errors).
         read_args (dict): Options of :func:`read_image`.
 
-    Returns:
-        dict: ``inputs`` and ``data_samples`` of the pipeline.
+    Raises:
+        UnreadableImageError: A file that cannot be read or an array that
+            is not (H, W, 3).
     """
     if isinstance(item, (str, Path)):
-        img, path = read_image(str(item), **read_args), str(item)
-    elif isinstance(item, np.ndarray):
+        return read_image(str(item), **read_args), str(item)
+    if isinstance(item, np.ndarray):
         if item.ndim != 3 or item.shape[2] != 3 or item.size == 0:
             raise UnreadableImageError(
                 f'input array {index} must be (H, W, 3) BGR, got shape '
                 f'{item.shape}')
-        img, path = item, None
-    else:
-        raise TypeError(f'input {index}: expected an image path or array, '
-                        f'got {type(item).__name__}')
+        return item, None
+    raise TypeError(f'input {index}: expected an image path or array, '
+                    f'got {type(item).__name__}')
+
+
+def prepare_image(img: np.ndarray, path: Optional[str], index: int,
+                  pipeline: Compose) -> dict:
+    """Transform one image read by :func:`read_input`.
+
+    Returns:
+        dict: ``inputs`` and ``data_samples`` of the pipeline
+        (``img_id`` = ``index``).
+    """
     results = dict(img=img, img_path=path, img_id=index,
                    img_shape=img.shape[:2], ori_shape=img.shape[:2])
     return pipeline(results)
 
 
 def iter_batches(model,
-                 items: Sequence[ImageInput],
+                 items: Iterable[ImageInput],
                  batch_size: int,
                  skip_unreadable: bool = True,
-                 on_skip: Optional[Callable[[int, str], None]] = None
-                 ) -> Iterator[dict]:
+                 on_skip: Optional[Callable[[int, str], None]] = None,
+                 with_images: bool = False) -> Iterator:
     """Collated batches of up to ``batch_size`` readable images.
 
     Args:
         model (nn.Module): From :func:`init_model`.
-        items (Sequence): Image paths or (H, W, 3) BGR arrays.
+        items (Iterable): Image paths or (H, W, 3) BGR arrays (may be a
+            lazy stream, such as the frames of a video).
         batch_size (int): Images per batch.
         skip_unreadable (bool): Skip an unreadable image (else raise
             :class:`UnreadableImageError`). Defaults to True.
         on_skip (callable, optional): Called with the input index and the
             message of every skipped image; by default a warning naming
             the file is issued.
+        with_images (bool): Yield ``(images, batch)``, ``images`` the
+            batch's original (H, W, 3) BGR images. Defaults to False.
 
     Yields:
-        dict: ``inputs`` and ``data_samples`` lists of the batch.
+        dict | tuple[list, dict]: ``inputs`` and ``data_samples`` lists of
+        the batch (with its images if ``with_images``).
     """
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
     pipeline, read_args = _inference_pipeline(model)
-    batch = []
+    images, batch = [], []
+
+    def collated():
+        data = pseudo_collate(batch)
+        return (images, data) if with_images else data
+
     for index, item in enumerate(items):
         try:
-            batch.append(prepare_image(item, index, pipeline, read_args))
+            img, path = read_input(item, index, read_args)
         except UnreadableImageError as err:
             if not skip_unreadable:
                 raise
@@ -309,11 +335,13 @@ def iter_batches(model,
             else:
                 on_skip(index, str(err))
             continue
+        images.append(img)
+        batch.append(prepare_image(img, path, index, pipeline))
         if len(batch) == batch_size:
-            yield pseudo_collate(batch)
-            batch = []
+            yield collated()
+            images, batch = [], []
     if batch:
-        yield pseudo_collate(batch)
+        yield collated()
 
 
 def inference_model(
@@ -357,11 +385,3 @@ def run_batches(model, images: Union[ImageInput, Sequence[ImageInput]],
                                  skip_unreadable=not single):
             results.extend(step(data))
     return results[0] if single else results
-
-
-def output_stem(sample: DetDataSample) -> str:
-    """File stem for a result: the image's, or ``image_<index>``."""
-    path = sample.metainfo.get('img_path')
-    if path:
-        return osp.splitext(osp.basename(path))[0]
-    return f"image_{sample.metainfo.get('img_id', 0)}"

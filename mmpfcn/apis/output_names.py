@@ -2,7 +2,7 @@
 ``demo/video_demo.py --out-dir``, ``tools/test.py --show-dir``): never the
 path of an input, never the name of another output of the same run."""
 import os.path as osp
-from typing import Dict, Iterable, Optional, Sequence
+from typing import Callable, Dict, Iterable, Optional, Sequence
 
 
 def _key(path: str) -> str:
@@ -27,12 +27,18 @@ class OutputNamer:
             of one output.
         inputs (Iterable[str]): Paths of the run's inputs, which no output
             may replace; more can be added with :meth:`protect`.
+        layout (callable, optional): The files of stem ``s`` instead of
+            ``out_dir/s<suffix>``, e.g. in sub-folders (then ``suffixes``
+            is unused).
     """
 
     def __init__(self, out_dir: str, suffixes: Sequence[str],
-                 inputs: Iterable[str] = ()) -> None:
+                 inputs: Iterable[str] = (),
+                 layout: Optional[Callable[[str], Iterable[str]]] = None
+                 ) -> None:
         self.out_dir = out_dir
         self.suffixes = tuple(suffixes)
+        self.layout = layout
         self._inputs = {_key(path) for path in inputs}
         self._taken = set()
         self.renamed: Dict[str, str] = {}
@@ -42,9 +48,10 @@ class OutputNamer:
         self._inputs.add(_key(path))
 
     def _free(self, stem: str, suffixes: Sequence[str]) -> bool:
+        files = self.layout(stem) if self.layout is not None else [
+            osp.join(self.out_dir, stem + suffix) for suffix in suffixes]
         return stem not in self._taken and not any(
-            _key(osp.join(self.out_dir, stem + suffix)) in self._inputs
-            for suffix in suffixes)
+            _key(path) in self._inputs for path in files)
 
     def __call__(self, stem: str,
                  suffixes: Optional[Sequence[str]] = None) -> str:

@@ -1,20 +1,15 @@
-"""Files the demos write per image: the panoptic overlay and the raw
-COCO-panoptic PNG + JSON, drawn once per image by :func:`render_panoptic`."""
+"""What the Inferencer writes per image: the names of its files and the
+COCO-panoptic segments and JSON record of a prediction."""
 import json
 import os
 import os.path as osp
-from typing import Dict, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
-import mmcv
 import numpy as np
 from mmdet.structures import DetDataSample
 
-from mmpfcn.evaluation.functional import write_panoptic_png
-from mmpfcn.visualization.panoptic_overlay import draw_panoptic_overlay
+from mmpfcn.visualization.local_visualizer import predicted_instances
 from mmpfcn.visualization.panoptic_segments import panoptic_segments
-
-# the files of one image's output: overlay, COCO-panoptic PNG, its JSON
-PANOPTIC_OUTPUT_SUFFIXES = ('_panoptic.jpg', '.png', '.json')
 
 
 def check_writable_dir(path: str) -> str:
@@ -66,14 +61,9 @@ def sample_segments(sample: DetDataSample,
     """Segment id map and segments of a predicted sample (see
     :func:`~mmpfcn.visualization.panoptic_segments.panoptic_segments`)."""
     pan = sample.pred_panoptic_seg.sem_seg[0].cpu().numpy()
-    instances = None
-    if 'pred_instances' in sample:
-        pred = sample.pred_instances
-        instances = dict(masks=pred.masks.cpu().numpy(),
-                         labels=pred.labels.cpu().numpy(),
-                         scores=pred.scores.cpu().numpy())
     return panoptic_segments(pan, len(dataset_meta['thing_classes']),
-                             len(dataset_meta['classes']), instances)
+                             len(dataset_meta['classes']),
+                             predicted_instances(sample, pan.shape))
 
 
 def coco_panoptic_record(file_name: str, image_id, segments: List[dict],
@@ -118,71 +108,22 @@ def coco_panoptic_record(file_name: str, image_id, segments: List[dict],
     return dict(annotations=[annotation], categories=categories)
 
 
-class PanopticPicture(NamedTuple):
-    """A prediction drawn once, for the overlay and the COCO-panoptic files.
-
-    Attributes:
-        overlay (np.ndarray): (H, W, 3) BGR uint8 picture.
-        id_map (np.ndarray): (H, W) segment ids, 0 = void.
-        segments (list[dict]): See :func:`sample_segments`.
-    """
-    overlay: np.ndarray
-    id_map: np.ndarray
-    segments: List[dict]
+def output_stem(img_path: Optional[str], number: int) -> str:
+    """File stem of an image's outputs: the image's own, or the zero-padded
+    ``number`` (its position among the images of the run) for an array."""
+    if img_path:
+        return osp.splitext(osp.basename(img_path))[0]
+    return f'{number:08d}'
 
 
-def render_panoptic(image: np.ndarray, sample: DetDataSample,
-                    dataset_meta: dict) -> PanopticPicture:
-    """Segments of a prediction and their overlay on the image.
-
-    Args:
-        image (np.ndarray): The original (H, W, 3) BGR image.
-        sample (DetDataSample): Its prediction at the original size.
-        dataset_meta (dict): ``classes``, ``thing_classes``, ``palette``.
+def output_paths(out_dir: str, stem: str) -> Dict[str, str]:
+    """Where the outputs of one image go, in mmdet's Inferencer layout:
+    ``vis/<stem>.jpg`` (the picture), ``preds/<stem>_panoptic_seg.png``
+    (COCO-panoptic ids) and ``preds/<stem>.json``.
 
     Returns:
-        PanopticPicture: The overlay, the (H, W) id map and the segments.
+        dict[str, str]: Paths of ``vis``, ``png`` and ``json``.
     """
-    id_map, segments = sample_segments(sample, dataset_meta)
-    overlay = draw_panoptic_overlay(image, id_map, segments,
-                                    dataset_meta['classes'],
-                                    dataset_meta['palette'])
-    return PanopticPicture(overlay, id_map, segments)
-
-
-def write_panoptic_outputs(out_dir: str,
-                           stem: str,
-                           picture: PanopticPicture,
-                           dataset_meta: dict,
-                           category_ids: Optional[Sequence[int]] = None
-                           ) -> Dict[str, str]:
-    """Write ``<stem>_panoptic.jpg`` (overlay), ``<stem>.png`` (COCO
-    panoptic ids) and ``<stem>.json`` into ``out_dir``
-    (:data:`PANOPTIC_OUTPUT_SUFFIXES`; an
-    :class:`~mmpfcn.apis.output_names.OutputNamer` picks stems that
-    replace no input).
-
-    Args:
-        out_dir (str): Existing, writable folder.
-        stem (str): File stem.
-        picture (PanopticPicture): From :func:`render_panoptic`.
-        dataset_meta (dict): ``classes``, ``thing_classes``, ``palette``.
-        category_ids (Sequence[int], optional): See
-            :func:`coco_panoptic_record`.
-
-    Returns:
-        dict[str, str]: Paths of ``overlay``, ``png`` and ``json``.
-    """
-    paths = {
-        kind: osp.join(out_dir, stem + suffix)
-        for kind, suffix in zip(('overlay', 'png', 'json'),
-                                PANOPTIC_OUTPUT_SUFFIXES)
-    }
-    mmcv.imwrite(picture.overlay, paths['overlay'])
-    write_panoptic_png(paths['png'], picture.id_map)
-    record = coco_panoptic_record(osp.basename(paths['png']), stem,
-                                  picture.segments, dataset_meta,
-                                  category_ids)
-    with open(paths['json'], 'w') as f:
-        json.dump(record, f)
-    return paths
+    return dict(vis=osp.join(out_dir, 'vis', f'{stem}.jpg'),
+                png=osp.join(out_dir, 'preds', f'{stem}_panoptic_seg.png'),
+                json=osp.join(out_dir, 'preds', f'{stem}.json'))

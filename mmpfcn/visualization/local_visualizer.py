@@ -1,6 +1,6 @@
-"""Side-by-side pictures of the ground truth and the predicted panoptic
-segmentation of Panoptic FCN."""
-from typing import List, Optional
+"""The visualizer of Panoptic FCN: panoptic pictures of predictions and,
+side by side, of the ground truth."""
+from typing import Optional
 
 import mmcv
 import numpy as np
@@ -8,9 +8,13 @@ import torch
 from mmdet.evaluation import INSTANCE_OFFSET
 from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
-from mmengine.structures import PixelData
+from mmdet.visualization.palette import get_palette
 
+from mmpfcn.evaluation.functional.rle import masks_to_dense
 from mmpfcn.registry import VISUALIZERS
+
+from .panoptic_overlay import draw_panoptic_overlay
+from .panoptic_segments import panoptic_segments
 
 
 def _as_numpy(data) -> np.ndarray:
@@ -68,19 +72,75 @@ def gt_panoptic_map(data_sample: DetDataSample, num_things_classes: int,
     return pan
 
 
+def predicted_instances(data_sample: DetDataSample,
+                        shape: tuple) -> Optional[dict]:
+    """``masks`` ((n, H, W) bool, RLE lists decoded), ``labels`` and
+    ``scores`` numpy arrays of a sample's ``pred_instances`` (None if it
+    has none)."""
+    if 'pred_instances' not in data_sample or \
+            'masks' not in data_sample.pred_instances:
+        return None
+    pred = data_sample.pred_instances
+    return dict(masks=masks_to_dense(pred.masks, shape),
+                labels=_as_numpy(pred.labels), scores=_as_numpy(pred.scores))
+
+
 @VISUALIZERS.register_module()
 class PanopticFCNVisualizer(DetLocalVisualizer):
-    """Draw ground truth (left) and prediction (right) panoptic maps.
+    """The one picture style of mmpfcn: panoptic maps over their image.
 
-    mmdet's :class:`DetLocalVisualizer` would also paint every predicted
-    instance and the model's stuff-channel semantic map (whose labels are
-    not dataset classes) over the picture; here each side shows one
-    panoptic map: every segment in its class colour, things with their
-    class name. The ground truth is rebuilt from the annotations of the
-    test pipeline (see :func:`gt_panoptic_map`) and resized to the picture.
+    Every picture of the project comes from here: the Inferencer and the
+    demos (prediction only), ``tools/test.py --show-dir`` and
+    ``tools/analysis_tools/analyze_results.py`` (ground truth left,
+    prediction right). Each side is drawn by
+    :func:`~mmpfcn.visualization.panoptic_overlay.draw_panoptic_overlay`:
+    things in distinct colours labelled with class name (and, predicted,
+    the score of their instance), stuff in its palette colour, segment
+    outlines. mmdet's :class:`DetLocalVisualizer` would also paint every
+    predicted instance and the model's stuff-channel semantic map (whose
+    labels are not dataset classes); here only the panoptic map is drawn.
+    The ground truth is rebuilt from the annotations of the test pipeline
+    (see :func:`gt_panoptic_map`) and resized to the picture.
 
-    Args: as :class:`~mmdet.visualization.DetLocalVisualizer`.
+    Args: as :class:`~mmdet.visualization.DetLocalVisualizer`; the palette
+    is ``dataset_meta['palette']`` (RGB triples, or a name mmdet's
+    ``get_palette`` knows, e.g. ``'random'``).
     """
+
+    def draw_panoptic(self,
+                      image: np.ndarray,
+                      pan_seg: np.ndarray,
+                      instances: Optional[dict] = None,
+                      score_thr: float = 0.0) -> np.ndarray:
+        """Draw one panoptic map over an image.
+
+        Args:
+            image (np.ndarray): (H, W, 3) RGB uint8 image.
+            pan_seg (np.ndarray): (H, W) mmdet panoptic map (``label +
+                id * INSTANCE_OFFSET``, void = number of classes).
+            instances (dict, optional): ``masks`` ((n, H, W) bool),
+                ``labels``, ``scores``: gives things their score.
+            score_thr (float): Things whose score is below it are not
+                drawn (those without a score always are). Defaults to 0.
+
+        Returns:
+            np.ndarray: (H, W, 3) RGB uint8 picture.
+        """
+        meta = self.dataset_meta or {}
+        classes = list(meta.get('classes', ()))
+        num_things = len(meta.get('thing_classes', ()))
+        palette = get_palette(meta.get('palette', 'random'), len(classes))
+        id_map, segments = panoptic_segments(pan_seg, num_things,
+                                             len(classes), instances)
+        hidden = [s['id'] for s in segments
+                  if s.get('score', score_thr) < score_thr]
+        if hidden:
+            id_map = np.where(np.isin(id_map, hidden), 0, id_map)
+            segments = [s for s in segments if s['id'] not in hidden]
+        picture = draw_panoptic_overlay(
+            np.ascontiguousarray(image[..., ::-1]), id_map, segments,
+            classes, palette)
+        return picture[..., ::-1]
 
     def add_datasample(self,
                        name: str,
@@ -94,41 +154,37 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
                        pred_score_thr: float = 0.3,
                        step: int = 0) -> None:
         """Draw a sample's panoptic maps; arguments as mmdet's
-        :meth:`DetLocalVisualizer.add_datasample` (``pred_score_thr`` is
-        unused: the panoptic merge already chose the segments)."""
-        panoptic = DetDataSample()
+        :meth:`DetLocalVisualizer.add_datasample` (``image`` RGB), with
+        ``pred_score_thr`` the lowest score of a drawn predicted thing.
+
+        The picture is the ground truth (if drawn and annotated) beside
+        the prediction (if drawn and present), else the image; it is shown,
+        written to ``out_file`` or, without one, given to the visualizer's
+        backends.
+        """
+        image = image.clip(0, 255).astype(np.uint8)
+        pictures = []
         if data_sample is not None:
             data_sample = data_sample.cpu()
             meta = self.dataset_meta or {}
-            num_things = len(meta.get('thing_classes', ()))
-            num_classes = len(meta.get('classes', ()))
-            gt_map = gt_panoptic_map(data_sample, num_things, num_classes)
+            gt_map = gt_panoptic_map(data_sample,
+                                     len(meta.get('thing_classes', ())),
+                                     len(meta.get('classes', ())))
             if draw_gt and gt_map is not None:
                 gt_map = mmcv.imresize(
                     gt_map.astype(np.float64), image.shape[1::-1],
                     interpolation='nearest').astype(np.int64)
-                panoptic.gt_panoptic_seg = PixelData(sem_seg=gt_map[None])
+                pictures.append(self.draw_panoptic(image, gt_map))
             if draw_pred and 'pred_panoptic_seg' in data_sample:
-                panoptic.pred_panoptic_seg = data_sample.pred_panoptic_seg
-        super().add_datasample(
-            name,
-            image,
-            panoptic,
-            draw_gt=draw_gt and 'gt_panoptic_seg' in panoptic,
-            draw_pred=draw_pred and 'pred_panoptic_seg' in panoptic,
-            show=show,
-            wait_time=wait_time,
-            out_file=out_file,
-            pred_score_thr=pred_score_thr,
-            step=step)
-
-    def _draw_panoptic_seg(self, image: np.ndarray, panoptic_seg: PixelData,
-                           classes: Optional[List[str]],
-                           palette: Optional[List]) -> np.ndarray:
-        """mmdet's drawing, except that a map without any segment (all
-        void, e.g. an untrained model's prediction) leaves the picture as
-        it is instead of failing in mmdet."""
-        if np.all(_as_numpy(panoptic_seg.sem_seg) == len(classes)):
-            return image
-        return super()._draw_panoptic_seg(image, panoptic_seg, classes,
-                                          palette)
+                pan = _as_numpy(data_sample.pred_panoptic_seg.sem_seg)[0]
+                pictures.append(self.draw_panoptic(
+                    image, pan, predicted_instances(data_sample, pan.shape),
+                    pred_score_thr))
+        drawn = np.concatenate(pictures, axis=1) if pictures else image
+        self.set_image(drawn)
+        if show:
+            self.show(drawn, win_name=name, wait_time=wait_time)
+        if out_file is not None:
+            mmcv.imwrite(drawn[..., ::-1], out_file)
+        else:
+            self.add_image(name, drawn, step)

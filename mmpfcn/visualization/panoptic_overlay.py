@@ -1,4 +1,5 @@
-"""Panoptic overlay of the demos: things in distinct colours labelled with
+"""The panoptic drawing of :class:`~mmpfcn.visualization.PanopticFCNVisualizer`
+(and of ``browse_dataset.py``): things in distinct colours labelled with
 class name and score, stuff in its palette colour, segment outlines."""
 import colorsys
 from typing import List, Sequence, Tuple
@@ -60,7 +61,8 @@ def draw_panoptic_overlay(image: np.ndarray,
 
     Args:
         image (np.ndarray): (H, W, 3) BGR uint8 image.
-        id_map (np.ndarray): (H, W) segment ids, 0 = void (see
+        id_map (np.ndarray): (H, W) segment ids, 0 = void, the others
+            those of ``segments`` (not necessarily 1..K; see
             :func:`~mmpfcn.visualization.panoptic_segments`).
         segments (list[dict]): ``id``, ``label``, ``isthing``, ``bbox``;
             optionally ``score`` (written after the name), ``name`` (text
@@ -80,7 +82,9 @@ def draw_panoptic_overlay(image: np.ndarray,
         raise ValueError(f'image {image.shape[:2]} and panoptic map '
                          f'{id_map.shape} differ in size')
     num_things = sum(seg['isthing'] for seg in segments)
-    colors = np.zeros((len(segments) + 1, 3), dtype=np.uint8)
+    top = max((seg['id'] for seg in segments), default=0)
+    colors = np.zeros((max(top, int(id_map.max(initial=0))) + 1, 3),
+                      dtype=np.uint8)
     distinct = iter(thing_colors(num_things))
     for seg in segments:
         if 'color' in seg:

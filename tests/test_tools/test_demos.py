@@ -1,5 +1,5 @@
 """demo/image_demo.py and demo/video_demo.py end to end on an initialised
-demo model: overlays, COCO-panoptic PNG + JSON, bad input."""
+demo model: pictures, COCO-panoptic PNG + JSON, bad input."""
 import importlib.util
 import json
 import os
@@ -13,11 +13,11 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmpfcn.apis import demo_cli, outputs
+from mmpfcn.apis import panoptic_inferencer
 from mmpfcn.evaluation.functional import read_panoptic_png
 from mmpfcn.registry import MODELS
 from mmpfcn.utils import register_all_modules
-from mmpfcn.visualization import panoptic_overlay
+from mmpfcn.visualization import local_visualizer
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO_CONFIG = osp.join(ROOT, 'configs/panoptic_fcn/'
@@ -68,13 +68,19 @@ def test_image_demo_writes_overlay_png_and_json(setup, tmp_path, capsys):
     assert '2 image(s) written' in captured.out
     for stem in ('000000142238', '000000439180'):
         image = mmcv.imread(str(inputs / f'{stem}.jpg'))
-        overlay = mmcv.imread(str(out / f'{stem}_panoptic.jpg'))
+        overlay = mmcv.imread(str(out / 'vis' / f'{stem}.jpg'))
         assert overlay.shape == image.shape
-        ids = read_panoptic_png(str(out / f'{stem}.png'))
-        record = json.loads((out / f'{stem}.json').read_text())
+        ids = read_panoptic_png(
+            str(out / 'preds' / f'{stem}_panoptic_seg.png'))
+        record = json.loads((out / 'preds' / f'{stem}.json').read_text())
         segments = record['annotations'][0]['segments_info']
-        assert record['annotations'][0]['file_name'] == f'{stem}.png'
+        assert record['annotations'][0]['file_name'] == \
+            f'{stem}_panoptic_seg.png'
         assert len(record['categories']) == 8
+        # mmdet's instance keys, masks as RLE
+        assert len(record['masks']) == len(record['labels']) == \
+            len(record['scores']) == len(record['bboxes'])
+        assert record['masks'][0]['size'] == list(image.shape[:2])
         assert segments, 'the initialised model predicts segments'
         assert sorted(np.unique(ids[ids > 0]).tolist()) == \
             sorted(s['id'] for s in segments)
@@ -87,7 +93,7 @@ def test_image_demo_refuses_unwritable_output_before_inference(
         setup, tmp_path, capsys, monkeypatch):
     config, checkpoint = setup
     demo = load_demo('image_demo')
-    monkeypatch.setattr(demo_cli, 'init_model',
+    monkeypatch.setattr(panoptic_inferencer, 'init_model',
                         lambda *a, **k: pytest.fail('model built'))
     blocker = tmp_path / 'file'
     blocker.write_text('a file, not a folder')
@@ -139,12 +145,10 @@ def test_video_demo(setup, tmp_path, capsys, monkeypatch):
         drawn.append(args[0].shape)
         return draw(*args, **kwargs)
 
-    # wherever a demo takes the overlay from: the visualisation module (a
-    # demo importing it itself) or the demo outputs
-    draw = panoptic_overlay.draw_panoptic_overlay
-    monkeypatch.setattr(panoptic_overlay, 'draw_panoptic_overlay',
+    # the one drawing, of the visualizer
+    draw = local_visualizer.draw_panoptic_overlay
+    monkeypatch.setattr(local_visualizer, 'draw_panoptic_overlay',
                         counting_overlay)
-    monkeypatch.setattr(outputs, 'draw_panoptic_overlay', counting_overlay)
     frame = mmcv.imresize(mmcv.imread(osp.join(IMAGES, '000000439180.jpg')),
                           (160, 120))
     video = str(tmp_path / 'in.avi')
@@ -161,9 +165,11 @@ def test_video_demo(setup, tmp_path, capsys, monkeypatch):
     assert '3 frame(s) written' in capsys.readouterr().out
     reader = mmcv.VideoReader(out)
     assert len(reader) == 3 and (reader.width, reader.height) == (160, 120)
-    assert sorted(os.listdir(tmp_path / 'frames')) == [
-        f'frame_{i:06d}{end}' for i in range(3)
-        for end in ('.json', '.png', '_panoptic.jpg')]
+    assert sorted(os.listdir(tmp_path / 'frames' / 'vis')) == [
+        f'{i:08d}.jpg' for i in range(3)]
+    assert sorted(os.listdir(tmp_path / 'frames' / 'preds')) == [
+        f'{i:08d}{end}' for i in range(3)
+        for end in ('.json', '_panoptic_seg.png')]
     # one overlay per frame, for the video and the frame files alike
     assert drawn == [(120, 160, 3)] * 3
     assert load_demo('video_demo').main(
@@ -173,32 +179,37 @@ def test_video_demo(setup, tmp_path, capsys, monkeypatch):
 
 def test_image_demo_never_replaces_an_input_nor_an_output(setup, tmp_path,
                                                           capsys):
-    # out-dir = the input folder, which holds a.jpg and a.png; another
-    # folder holds a second a.jpg
+    # out-dir = the input folder, which holds a.jpg and a.png; an input is
+    # a picture of an earlier run there (vis/a.jpg); another folder holds
+    # a second a.jpg
     config, checkpoint = setup
     image = mmcv.imresize(mmcv.imread(osp.join(IMAGES, '000000439180.jpg')),
                           (160, 120))
     here, there = tmp_path / 'here', tmp_path / 'there'
-    for folder, name in ((here, 'a.jpg'), (here, 'a.png'), (there, 'a.jpg')):
-        mmcv.imwrite(image, str(folder / name))
-    before = {path: path.read_bytes()
-              for path in (here / 'a.jpg', here / 'a.png', there / 'a.jpg')}
+    inputs = (here / 'a.jpg', here / 'a.png', here / 'vis' / 'a.jpg',
+              there / 'a.jpg')
+    for path in inputs:
+        mmcv.imwrite(image, str(path))
+    before = {path: path.read_bytes() for path in inputs}
     code = load_demo('image_demo').main(
-        [str(here), str(there / 'a.jpg'), config, '--weights', checkpoint,
-         '--out-dir', str(here)])
+        [str(here), str(here / 'vis' / 'a.jpg'), str(there / 'a.jpg'),
+         config, '--weights', checkpoint, '--out-dir', str(here)])
     assert code == 0
     captured = capsys.readouterr()
-    assert '3 image(s) written' in captured.out
-    assert 'named a-1*' in captured.err
+    assert '4 image(s) written' in captured.out
+    assert 'named a-1 (a is taken)' in captured.err
     for path, data in before.items():
         assert path.read_bytes() == data, f'{path} was replaced'
-    assert sorted(os.listdir(here)) == sorted(
-        ['a.jpg', 'a.png'] + [f'a-{i}{end}' for i in (1, 2, 3)
-                              for end in ('.json', '.png', '_panoptic.jpg')])
-    records = [json.loads((here / f'a-{i}.json').read_text())
-               for i in (1, 2, 3)]
+    names = [f'a-{i}' for i in (1, 2, 3, 4)]
+    assert sorted(os.listdir(here / 'vis')) == sorted(
+        ['a.jpg'] + [f'{name}.jpg' for name in names])
+    assert sorted(os.listdir(here / 'preds')) == sorted(
+        f'{name}{end}' for name in names
+        for end in ('.json', '_panoptic_seg.png'))
+    records = [json.loads((here / 'preds' / f'{name}.json').read_text())
+               for name in names]
     assert [r['annotations'][0]['file_name'] for r in records] == \
-        ['a-1.png', 'a-2.png', 'a-3.png']
+        [f'{name}_panoptic_seg.png' for name in names]
 
 
 def test_video_demo_refuses_to_replace_its_input(setup, tmp_path, capsys):

@@ -146,3 +146,41 @@ def encode_masks(masks: np.ndarray | torch.Tensor) -> List[RLE]:
                                  .transpose(0, 2, 1))
     return mask_utils.encode(stack.transpose(2, 1, 0))
 
+
+
+def is_rle_list(masks) -> bool:
+    """Whether ``masks`` is already a list of pycocotools RLE dicts."""
+    return isinstance(masks, (list, tuple)) and all(
+        isinstance(m, dict) and 'counts' in m and 'size' in m for m in masks)
+
+
+def masks_to_rle(masks) -> List[RLE]:
+    """Instance masks as RLE: (N, H, W) bool tensors or arrays are encoded
+    (:func:`encode_masks`), a list of RLE dicts passes through.
+
+    Raises:
+        TypeError: Masks of any other form.
+    """
+    if is_rle_list(masks):
+        return list(masks)
+    if isinstance(masks, (np.ndarray, torch.Tensor)):
+        return encode_masks(masks)
+    raise TypeError('instance masks must be an (N, H, W) tensor / array or '
+                    f'a list of RLE dicts, got {type(masks).__name__}')
+
+
+def masks_to_dense(masks, shape: Tuple[int, int]) -> np.ndarray:
+    """Instance masks as an (N, H, W) bool array (RLE lists decoded).
+
+    Args:
+        masks: (N, H, W) tensor / array or a list of RLE dicts.
+        shape (tuple[int, int]): (H, W), for an empty RLE list.
+    """
+    if is_rle_list(masks):
+        if not masks:
+            return np.zeros((0, *shape), dtype=bool)
+        dense = mask_utils.decode(list(masks))  # (H, W, N)
+        return np.ascontiguousarray(dense.transpose(2, 0, 1)).astype(bool)
+    if isinstance(masks, torch.Tensor):
+        masks = masks.detach().cpu().numpy()
+    return np.asarray(masks).astype(bool, copy=False)
