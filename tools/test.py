@@ -2,7 +2,10 @@
 
 Prints PQ / SQ / RQ (all, things, stuff), mask AP and mIoU as configured in
 the config's ``test_evaluator``; progress is logged every ``--log-interval``
-images.
+images. ``--out results.pkl`` also dumps the predictions compactly
+(:class:`~mmpfcn.evaluation.metrics.DumpPanopticResults`), which
+``tools/analysis_tools/eval_metric.py`` re-scores and
+``tools/analysis_tools/analyze_results.py`` ranks by PQ.
 """
 import argparse
 import os
@@ -12,6 +15,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
+from mmpfcn.evaluation.metrics import DumpPanopticResults
 from mmpfcn.utils import (
     ConfigKeyError,
     check_config,
@@ -32,7 +36,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--out',
         type=str,
-        help='dump the predictions to a pickle file for offline evaluation')
+        help='dump the predictions to a pickle file (compact: PNG-encoded '
+        'maps, RLE masks) for eval_metric.py / analyze_results.py')
     parser.add_argument(
         '--show', action='store_true', help='show the predictions')
     parser.add_argument(
@@ -132,11 +137,11 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
 
     if args.out is not None:
-        from mmdet.evaluation import DumpDetResults
         if not args.out.endswith(('.pkl', '.pickle')):
-            raise ValueError(f'--out must end with .pkl, got {args.out!r}')
+            raise SystemExit('tools/test.py: error: --out must end with '
+                             f'.pkl or .pickle, got {args.out!r}')
         runner.test_evaluator.metrics.append(
-            DumpDetResults(out_file_path=args.out))
+            DumpPanopticResults(out_file_path=args.out))
     runner.test()
 
 

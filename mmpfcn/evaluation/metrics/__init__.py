@@ -1,4 +1,13 @@
 """Runner metrics of mmpfcn."""
+from .dump_results import (
+    DumpPanopticResults,
+    decode_prediction,
+    encode_prediction,
+    load_predictions,
+)
 from .panoptic_fcn_metric import PanopticFCNMetric
 
-__all__ = ['PanopticFCNMetric']
+__all__ = [
+    'DumpPanopticResults', 'PanopticFCNMetric', 'decode_prediction',
+    'encode_prediction', 'load_predictions'
+]
