@@ -21,8 +21,8 @@ No output replaces an input or another output: when ``<stem>`` is taken
 (an input such as ``vis/photo.jpg`` of ``--out-dir`` itself, or two inputs
 ``a.jpg`` and ``a.png``) the outputs are named ``<stem>-1``, ``<stem>-2``,
 ... and the demo says so. An unreadable image is named, skipped with a
-warning, and the others are processed; an output folder that cannot be written stops the demo before
-the model is built.
+warning, and the others are processed; an output folder that cannot be
+written stops the demo before the model is built.
 """
 import argparse
 import sys
