@@ -26,6 +26,9 @@ def test_losses_reach_tensorboard_and_scalars_json(synthetic_dataset_dir,
     assert [b['type'] for b in cfg.visualizer.vis_backends] == [
         'LocalVisBackend', 'TensorboardVisBackend']
     cfg.work_dir = str(tmp_path)
+    # a fresh visualizer: mmengine hands out the instance of a name taken
+    # by an earlier test of the session, with that one's backends
+    cfg.visualizer.name = 'tensorboard_config_test'
     cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
                          val_interval=1000)
     cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
