@@ -183,7 +183,7 @@ class ThingGenerator(KernelEmbedding):
 
     def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,
                        mask_feat: Tensor, cfg) -> InstanceData:
-        """Embed, fuse, predict, rescore by maskness and keep the best.
+        """Embed, fuse, predict, then :meth:`score_masks`.
 
         Args:
             kernels (Tensor): Thing kernels of all levels (n, C).
@@ -201,6 +201,21 @@ class ThingGenerator(KernelEmbedding):
                 kernels, scores, labels, cfg.fusion_sim_thr,
                 cfg.fusion_class_aware)
         probs = self.mask_logits(kernels, mask_feat).sigmoid()
+        return self.score_masks(probs, scores, labels, cfg)
+
+    def score_masks(self, probs: Tensor, scores: Tensor, labels: Tensor,
+                    cfg) -> InstanceData:
+        """Rescore the masks by their maskness and keep the best.
+
+        Args:
+            probs (Tensor): Mask probabilities (n, H/4, W/4).
+            scores (Tensor): Peak scores (n,).
+            labels (Tensor): Classes (n,).
+            cfg (ConfigDict): See :meth:`predict`.
+
+        Returns:
+            InstanceData: See :meth:`predict`.
+        """
         binary = (probs > cfg.mask_thr).to(probs.dtype)
         # maskness: mean probability inside the predicted mask
         maskness = (probs * binary).sum(dim=(1, 2)) / (
