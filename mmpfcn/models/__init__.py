@@ -1,5 +1,14 @@
 """Panoptic FCN models; importing this package registers every module."""
-from . import detectors, heads, layers, losses, necks, seg_heads, task_modules  # noqa: F401
+from . import (  # noqa: F401
+               detectors,
+               heads,
+               layers,
+               losses,
+               necks,
+               seg_heads,
+               task_modules,
+               test_time_augs,
+)
 from .detectors import PanopticFCN
 from .heads import (
                FeatureEncoder,
@@ -13,9 +22,11 @@ from .heads import (
 from .layers.kernel_fusion import kernel_fusion
 from .necks import SemanticFPN
 from .seg_heads import PanopticFCNFusionHead
+from .test_time_augs import PanopticFCNTTAModel
 
 __all__ = [
     'FeatureEncoder', 'KernelGenerator', 'KernelHead', 'PanopticFCN',
-    'PanopticFCNFusionHead', 'PanopticFCNHead', 'PositionHead',
-    'SemanticFPN', 'StuffGenerator', 'ThingGenerator', 'kernel_fusion'
+    'PanopticFCNFusionHead', 'PanopticFCNHead', 'PanopticFCNTTAModel',
+    'PositionHead', 'SemanticFPN', 'StuffGenerator', 'ThingGenerator',
+    'kernel_fusion'
 ]
