@@ -19,6 +19,7 @@ from mmpfcn.evaluation.metrics import DumpPanopticResults
 from mmpfcn.utils import (
     ConfigKeyError,
     check_config,
+    enable_tta,
     exit_with_parent,
     keep_freed_memory,
     register_all_modules,
@@ -61,6 +62,11 @@ def parse_args() -> argparse.Namespace:
         action='store_true',
         help='channels-last weights (CPU speed-up; outputs move by float '
         'rounding)')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation: the config\'s tta_pipeline '
+        '(flips, scales) and tta_model (merges the views)')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -108,6 +114,8 @@ def main() -> None:
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
     try:
+        if args.tta:
+            enable_tta(cfg)
         # typos fail here, naming their key, before any data is read
         check_config(cfg)
     except ConfigKeyError as error:

@@ -31,3 +31,7 @@ log_processor = dict(type='LogProcessor', window_size=50, by_epoch=False)
 log_level = 'INFO'
 load_from = None
 resume = False
+
+# `tools/test.py --tta`: merges the views of the dataset config's
+# tta_pipeline (docs/evaluation.md)
+tta_model = dict(type='PanopticFCNTTAModel')

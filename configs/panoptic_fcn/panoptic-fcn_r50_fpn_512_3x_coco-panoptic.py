@@ -42,6 +42,44 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor', 'gt_panoptic_rle'))
 ]
+# test-time augmentation (--tta) at short sides 512 (the test scale,
+# first), 416 and 608, each unflipped and flipped
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(
+                    type='PanopticResize',
+                    scale=(854, short),
+                    keep_ratio=True,
+                    backend='pillow') for short in (512, 416, 608)
+            ],
+            [dict(type='RandomFlip', prob=0.),
+             dict(type='RandomFlip', prob=1.)],
+            # one list per step: TestTimeAug runs every combination
+            [
+                dict(
+                    type='LoadPanopticFCNAnnotations',
+                    with_eval_rle=True,
+                    backend_args={{_base_.backend_args}})
+            ],
+            [
+                dict(
+                    type='GenerateStuffMap',
+                    num_things_classes={{_base_.num_things_classes}},
+                    num_stuff_classes={{_base_.num_stuff_classes}})
+            ],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction', 'gt_panoptic_rle'))
+            ]
+        ])
+]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
 test_dataloader = val_dataloader

@@ -7,10 +7,11 @@ from .distributed import check_amp_device, setup_distributed
 from .malloc import keep_freed_memory
 from .parent_death import exit_with_parent
 from .setup_env import register_all_modules
+from .tta_config import enable_tta
 
 __all__ = [
-    'ConfigKeyError', 'check_amp_device', 'check_config', 'exit_with_parent',
-    'keep_freed_memory', 'load_trusted_checkpoint',
+    'ConfigKeyError', 'check_amp_device', 'check_config', 'enable_tta',
+    'exit_with_parent', 'keep_freed_memory', 'load_trusted_checkpoint',
     'register_trusted_checkpoint_loaders', 'register_all_modules',
     'setup_distributed'
 ]

@@ -103,6 +103,26 @@ def build_config(data_root: str,
             meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                        'scale_factor', 'gt_panoptic_rle'))
     ]
+    # --tta / benchmark_tta.py: the test size first, then 0.8x and 1.2x;
+    # each unflipped and flipped
+    tta_resizes = [
+        dict(resize, scale=(640, round(short_side * factor)))
+        for factor in (1.0, 0.8, 1.2)
+    ]
+    cfg.tta_pipeline = [
+        dict(type='LoadImageFromFile'),
+        dict(
+            type='TestTimeAug',
+            transforms=[
+                tta_resizes,
+                [dict(type='RandomFlip', prob=0.),
+                 dict(type='RandomFlip', prob=1.)],
+                [test_pipeline[2]], [stuff_map],
+                [dict(test_pipeline[-1],
+                      meta_keys=test_pipeline[-1]['meta_keys'] +
+                      ('flip', 'flip_direction'))]
+            ])
+    ]
     # the dataset class brings COCO's metainfo (133 classes, things first)
     dataset = dict(
         type=cfg.dataset_type,

@@ -44,6 +44,46 @@ test_pipeline = [
                    'scale_factor', 'gt_panoptic_rle'))
 ]
 
+# Test-time augmentation (`tools/test.py --tta`, docs/evaluation.md): every
+# image at the test scale (2048x1024) and at 0.75x and
+# 1.25x of it, each unflipped and
+# flipped. The first scale, unflipped, is the frame PanopticFCNTTAModel
+# merges the views in: keep the test scale first.
+tta_scales = [(2048, 1024), (1536, 768), (2560, 1280)]
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=backend_args),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=scale, keep_ratio=True)
+                for scale in tta_scales
+            ],
+            [dict(type='RandomFlip', prob=0.),
+             dict(type='RandomFlip', prob=1.)],
+            # one list per step: TestTimeAug runs every combination
+            [
+                dict(
+                    type='LoadPanopticFCNAnnotations',
+                    with_eval_rle=True,
+                    backend_args=backend_args)
+            ],
+            [
+                dict(
+                    type='GenerateStuffMap',
+                    num_things_classes=num_things_classes,
+                    num_stuff_classes=num_stuff_classes)
+            ],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction', 'gt_panoptic_rle'))
+            ]
+        ])
+]
+
 train_dataloader = dict(
     batch_size=8,
     num_workers=4,
