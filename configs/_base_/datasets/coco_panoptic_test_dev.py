@@ -34,3 +34,30 @@ test_evaluator = dict(
     format_only=True,
     ann_file=data_root + test_dev_info,
     outfile_prefix='./work_dirs/coco_panoptic/test')
+
+# --tta: the views of coco_panoptic.py (its tta_scales), without
+# annotations
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(
+                    type='PanopticResize',
+                    scale=scale,
+                    keep_ratio=True,
+                    backend='pillow')
+                for scale in [(1333, 800), (1333, 640), (1333, 960)]
+            ],
+            [dict(type='RandomFlip', prob=0.),
+             dict(type='RandomFlip', prob=1.)],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction'))
+            ]
+        ])
+]
