@@ -2,7 +2,6 @@
 tta_pipeline and tta_model replace the test pipeline and the model; a
 config without them is refused, naming what to add."""
 import os.path as osp
-import pickle
 
 import pytest
 import torch
@@ -18,6 +17,7 @@ from train_runs import (
     tool_env,
 )
 
+from mmpfcn.evaluation.metrics import load_predictions
 from mmpfcn.registry import MODELS
 from mmpfcn.utils import ConfigKeyError, enable_tta, register_all_modules
 
@@ -88,8 +88,7 @@ def test_test_py_tta_evaluates_the_merged_views(synthetic_dataset_dir,
     assert proc.returncode == 0, proc.stdout[-3000:]
     metrics = printed_metrics(proc.stdout)
     assert {'PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st', 'mIoU'} <= set(metrics)
-    with open(tmp_path / 'tta.pkl', 'rb') as f:
-        preds = pickle.load(f)
+    preds = load_predictions(str(tmp_path / 'tta.pkl'))
     assert len(preds) == 4
     for pred in preds:
         # at the original size (the synthetic val images are 96 x 128)
@@ -120,10 +119,10 @@ def test_dist_test_sh_tta_equals_test_py_tta(synthetic_dataset_dir,
         cwd=str(tmp_path))
     assert single.returncode == 0, single.stdout[-3000:]
     assert printed_metrics(dist.stdout) == printed_metrics(single.stdout)
-    preds = []
-    for name in ('dist.pkl', 'single.pkl'):
-        with open(osp.join(tmp_path, name), 'rb') as f:
-            preds.append(pickle.load(f))
+    preds = [
+        load_predictions(osp.join(tmp_path, name))
+        for name in ('dist.pkl', 'single.pkl')
+    ]
     assert len(preds[0]) == len(preds[1]) == 4
     for a, b in zip(*preds):
         assert a['img_id'] == b['img_id']
