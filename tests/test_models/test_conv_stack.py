@@ -4,9 +4,12 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from mmcv.ops import ModulatedDeformConv2dPack
 
-from mmpfcn.models.layers import conv_stack, init_conv_stack
+from mmpfcn.models.layers import (
+    ModulatedDeformConv2dPackPT,
+    conv_stack,
+    init_conv_stack,
+)
 
 GN32 = dict(type='GN', num_groups=32, requires_grad=True)
 
@@ -37,7 +40,7 @@ def test_layout_with_and_without_norm():
 def test_dcn_blocks_own_a_27_channel_offset_mask_conv():
     stack = conv_stack(16, 32, 1, norm_cfg=GN32, use_dcn=True)
     dcn = stack[0].conv
-    assert isinstance(dcn, ModulatedDeformConv2dPack)
+    assert isinstance(dcn, ModulatedDeformConv2dPackPT)
     assert dcn.bias is None
     assert tuple(dcn.conv_offset.weight.shape) == (27, 16, 3, 3)
 

@@ -112,16 +112,16 @@ def test_conv_count_knobs_set_each_head_depth():
 
 
 def test_dcn_and_coordinate_knobs_of_both_heads():
-    from mmcv.ops import ModulatedDeformConv2dPack
+    from mmpfcn.models.layers import ModulatedDeformConv2dPackPT
     gen = KernelGenerator(
         5, 4, in_channels=8, feat_channels=8, position_dcn=False,
         kernel_dcn=True, position_coord=True, kernel_coord=False,
         norm_cfg=GN2)
     assert all(
-        isinstance(block.conv, ModulatedDeformConv2dPack)
+        isinstance(block.conv, ModulatedDeformConv2dPackPT)
         for block in gen.kernel_head.convs)
     assert not any(
-        isinstance(block.conv, ModulatedDeformConv2dPack)
+        isinstance(block.conv, ModulatedDeformConv2dPackPT)
         for block in gen.position_head.convs)
     # the coordinates widen the first conv of the head that takes them
     assert gen.position_head.convs[0].conv.in_channels == 10

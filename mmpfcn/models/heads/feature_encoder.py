@@ -33,6 +33,9 @@ class FeatureEncoder(BaseModule):
         with_coord (bool): Append [Y, X] coordinates (a paper ablation).
             Defaults to True.
         use_dcn (bool): DCNv2 convs. Defaults to False.
+        dcn_impl (str): Their implementation, ``'pytorch'`` or ``'mmcv'``
+            (see :func:`~mmpfcn.models.layers.conv_stack.conv_stack`).
+            Defaults to ``'pytorch'``.
         norm_cfg (dict, optional): Norm after every conv (paper ablation),
             e.g. ``dict(type='GN', num_groups=32)``. Defaults to None.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
@@ -45,6 +48,7 @@ class FeatureEncoder(BaseModule):
                  with_coord: bool = True,
                  use_dcn: bool = False,
                  norm_cfg: dict = None,
+                 dcn_impl: str = 'pytorch',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_convs < 1:
@@ -57,7 +61,8 @@ class FeatureEncoder(BaseModule):
             feat_channels,
             num_convs,
             norm_cfg=norm_cfg,
-            use_dcn=use_dcn)
+            use_dcn=use_dcn,
+            dcn_impl=dcn_impl)
 
     def init_weights(self) -> None:
         """The reference's init (:func:`init_conv_stack`); an ``init_cfg``

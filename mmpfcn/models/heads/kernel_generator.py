@@ -39,6 +39,10 @@ class PositionHead(BaseModule):
         feat_channels (int): Channels of the convs. Defaults to 256.
         num_convs (int): Number of conv blocks. Defaults to 3.
         use_dcn (bool): DCNv2 convs (the reference). Defaults to True.
+        dcn_impl (str): DCNv2 implementation, ``'pytorch'`` or ``'mmcv'``
+            (equal outputs, same parameters; see
+            :func:`~mmpfcn.models.layers.conv_stack.conv_stack`). Defaults
+            to ``'pytorch'``.
         with_coord (bool): Append coordinates (paper ablation).
             Defaults to False.
         norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
@@ -54,6 +58,7 @@ class PositionHead(BaseModule):
                  use_dcn: bool = True,
                  with_coord: bool = False,
                  norm_cfg: dict = GN32,
+                 dcn_impl: str = 'pytorch',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.num_things_classes = num_things_classes
@@ -61,7 +66,7 @@ class PositionHead(BaseModule):
         self.with_coord = with_coord
         stack_in = in_channels + 2 if with_coord else in_channels
         self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg,
-                                use_dcn)
+                                use_dcn, dcn_impl)
         out_in = feat_channels if num_convs > 0 else stack_in
         self.out_inst = nn.Conv2d(out_in, num_things_classes, 3, padding=1)
         self.out_sem = nn.Conv2d(out_in, num_stuff_channels, 3, padding=1)
@@ -114,6 +119,10 @@ class KernelHead(BaseModule):
         num_convs (int): Number of conv blocks. Defaults to 3.
         with_coord (bool): Append coordinates. Defaults to True.
         use_dcn (bool): DCNv2 convs (paper ablation). Defaults to False.
+        dcn_impl (str): DCNv2 implementation, ``'pytorch'`` or ``'mmcv'``
+            (equal outputs, same parameters; see
+            :func:`~mmpfcn.models.layers.conv_stack.conv_stack`). Defaults
+            to ``'pytorch'``.
         norm_cfg (dict): Norm of the blocks. Defaults to GN(32).
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
@@ -125,13 +134,14 @@ class KernelHead(BaseModule):
                  with_coord: bool = True,
                  use_dcn: bool = False,
                  norm_cfg: dict = GN32,
+                 dcn_impl: str = 'pytorch',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_coord = with_coord
         self.out_channels = feat_channels
         stack_in = in_channels + 2 if with_coord else in_channels
         self.convs = conv_stack(stack_in, feat_channels, num_convs, norm_cfg,
-                                use_dcn)
+                                use_dcn, dcn_impl)
         out_in = feat_channels if num_convs > 0 else stack_in
         self.out_conv = nn.Conv2d(out_in, feat_channels, 3, padding=1)
 
@@ -177,6 +187,9 @@ class KernelGenerator(BaseModule):
             reference). Defaults to True.
         kernel_dcn (bool): DCNv2 convs in the kernel head. Defaults to
             False.
+        dcn_impl (str): DCNv2 implementation of both heads, ``'pytorch'``
+            or ``'mmcv'`` (see :class:`PositionHead`). Defaults to
+            ``'pytorch'``.
         position_coord (bool): Coordinates in the position head.
             Defaults to False.
         kernel_coord (bool): Coordinates in the kernel head (paper
@@ -197,6 +210,7 @@ class KernelGenerator(BaseModule):
                  position_coord: bool = False,
                  kernel_coord: bool = True,
                  norm_cfg: dict = GN32,
+                 dcn_impl: str = 'pytorch',
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.position_head = PositionHead(
@@ -207,14 +221,16 @@ class KernelGenerator(BaseModule):
             num_convs=position_num_convs,
             use_dcn=position_dcn,
             with_coord=position_coord,
-            norm_cfg=norm_cfg)
+            norm_cfg=norm_cfg,
+            dcn_impl=dcn_impl)
         self.kernel_head = KernelHead(
             in_channels=in_channels,
             feat_channels=feat_channels,
             num_convs=kernel_num_convs,
             with_coord=kernel_coord,
             use_dcn=kernel_dcn,
-            norm_cfg=norm_cfg)
+            norm_cfg=norm_cfg,
+            dcn_impl=dcn_impl)
 
     def forward(
         self, feats: Sequence[Tensor]

@@ -5,16 +5,38 @@ from mmcv.ops import ModulatedDeformConv2dPack
 from mmengine.model.weight_init import constant_init
 from torch import nn
 
+from .deform_conv import ModulatedDeformConv2dPackPT
+
+# conv type of each DCNv2 implementation (``dcn_impl``): mmcv's compiled op
+# or the pure-PyTorch one (equal outputs; runs everywhere, exports to ONNX)
+DCN_TYPES = {'mmcv': 'DCNv2', 'pytorch': 'DCNv2PT'}
+DCN_CLASSES = (ModulatedDeformConv2dPack, ModulatedDeformConv2dPackPT)
+
+
+def dcn_conv_cfg(dcn_impl: str) -> dict:
+    """The ConvModule ``conv_cfg`` of a DCNv2 implementation.
+
+    Raises:
+        ValueError: ``dcn_impl`` not one of :data:`DCN_TYPES`.
+    """
+    if dcn_impl not in DCN_TYPES:
+        raise ValueError(f'dcn_impl must be one of {sorted(DCN_TYPES)}, got '
+                         f'{dcn_impl!r}')
+    return dict(type=DCN_TYPES[dcn_impl])
+
 
 def conv_stack(in_channels: int,
                feat_channels: int,
                num_convs: int,
                norm_cfg: dict = None,
-               use_dcn: bool = False) -> nn.Sequential:
+               use_dcn: bool = False,
+               dcn_impl: str = 'pytorch') -> nn.Sequential:
     """``num_convs`` x [3x3 conv, norm, ReLU] (DCNv2 convs if ``use_dcn``).
 
-    With a norm the convs have no bias. A DCNv2 conv (mmcv
-    ``ModulatedDeformConv2dPack``) owns its 27-channel offset/mask conv
+    With a norm the convs have no bias. A DCNv2 conv (mmcv's
+    ``ModulatedDeformConv2dPack`` or its pure-PyTorch equal
+    :class:`~mmpfcn.models.layers.deform_conv.ModulatedDeformConv2dPackPT`,
+    same parameters) owns its 27-channel offset/mask conv
     ``conv.conv_offset``, whose output is split into offset part 1, part 2
     and the mask (sigmoid), as the reference's ``offset_mask_conv``.
 
@@ -27,6 +49,9 @@ def conv_stack(in_channels: int,
         num_convs (int): Number of blocks (0 gives an identity).
         norm_cfg (dict, optional): Norm layer config; None for no norm.
         use_dcn (bool): Use modulated deformable convs. Defaults to False.
+        dcn_impl (str): Their implementation, ``'pytorch'`` (plain PyTorch
+            ops: any device, ONNX export, faster on CPU) or ``'mmcv'``
+            (mmcv's compiled op). Defaults to ``'pytorch'``.
 
     Returns:
         nn.Sequential: The blocks; block ``i`` has ``.conv`` and, with a
@@ -35,7 +60,7 @@ def conv_stack(in_channels: int,
     if num_convs < 0:
         raise ValueError(f'conv_stack: num_convs must be >= 0, got '
                          f'{num_convs}')
-    conv_cfg = dict(type='DCNv2') if use_dcn else None
+    conv_cfg = dcn_conv_cfg(dcn_impl) if use_dcn else None
     return nn.Sequential(*[
         ConvModule(
             in_channels if i == 0 else feat_channels,
@@ -67,7 +92,7 @@ def init_conv_stack(stack: nn.Sequential) -> None:
     """
     for block in stack:
         conv = block.conv
-        if isinstance(conv, ModulatedDeformConv2dPack):
+        if isinstance(conv, DCN_CLASSES):
             nn.init.kaiming_uniform_(conv.weight, nonlinearity='relu')
             if conv.bias is not None:
                 nn.init.zeros_(conv.bias)
