@@ -1,5 +1,6 @@
 """ONNX export of the fully convolutional part of Panoptic FCN: the
 normalised, padded image -> position maps, kernel maps and encoded feature.
+Deformable convs (pure-PyTorch DCNv2) export as GridSample + MatMul.
 
 Kernel selection, mask prediction and the panoptic merge depend on the
 image content (numbers of peaks and regions) and stay in Python
@@ -15,6 +16,11 @@ INPUT_NAME = 'image'
 # runtimes do not have
 DEFORMABLE_TYPES = ('DeformConv2d', 'ModulatedDeformConv2d',
                     'DeformConv2dPack', 'ModulatedDeformConv2dPack')
+# the pure-PyTorch DCNv2 exports as GridSample + MatMul; GridSample is in
+# the standard opset from version 16
+PURE_DEFORMABLE_TYPES = ('ModulatedDeformConv2dPT',
+                         'ModulatedDeformConv2dPackPT')
+GRID_SAMPLE_OPSET = 16
 
 
 class NotExportableError(ValueError):
@@ -57,26 +63,44 @@ def split_outputs(flat: Sequence[torch.Tensor],
     return things, stuff, kernels, flat[-1]
 
 
-def check_exportable(model: nn.Module) -> None:
-    """Refuse models with deformable convolutions.
+def _named_of_types(model: nn.Module, types: Sequence[str]) -> List[str]:
+    return [
+        name for name, module in model.named_modules()
+        if type(module).__name__ in types
+    ]
+
+
+def _shown(names: Sequence[str]) -> str:
+    return ', '.join(names[:5]) + (f' and {len(names) - 5} more'
+                                   if len(names) > 5 else '')
+
+
+def check_exportable(model: nn.Module, opset_version: int = 17) -> None:
+    """Refuse models with mmcv's deformable convolutions, and models with
+    the pure-PyTorch DCNv2 below opset 16 (no GridSample there).
 
     Raises:
         NotExportableError: Naming the deformable conv modules.
     """
-    deformable = [
-        name for name, module in model.named_modules()
-        if type(module).__name__ in DEFORMABLE_TYPES
-    ]
+    deformable = _named_of_types(model, DEFORMABLE_TYPES)
     if deformable:
-        shown = ', '.join(deformable[:5]) + (
-            f' and {len(deformable) - 5} more' if len(deformable) > 5 else '')
         raise NotExportableError(
-            f'the model has {len(deformable)} deformable convolution(s) '
-            f'({shown}); standard ONNX has no deformable convolution (mmcv '
-            'would export its own custom op, which onnxruntime cannot run), '
-            'so no file was written. Export a config without DCN, e.g. '
-            '--cfg-options model.panoptic_head.kernel_generator.'
-            'position_dcn=False with weights trained that way.')
+            f'the model has {len(deformable)} mmcv deformable '
+            f'convolution(s) ({_shown(deformable)}); standard ONNX has no '
+            'deformable convolution (mmcv would export its own custom op, '
+            'which onnxruntime cannot run), so no file was written. Build '
+            'the DCNv2 convs with the pure-PyTorch implementation (same '
+            'weights), e.g. --cfg-options model.panoptic_head.'
+            "kernel_generator.dcn_impl=pytorch (and feature_encoder."
+            "dcn_impl=pytorch; a dconv backbone's dcn=dict(type='DCNv2PT', "
+            '...)).')
+    pure = _named_of_types(model, PURE_DEFORMABLE_TYPES)
+    if pure and opset_version < GRID_SAMPLE_OPSET:
+        raise NotExportableError(
+            f'the model has {len(pure)} deformable convolution(s) '
+            f'({_shown(pure)}), exported with GridSample, which needs '
+            f'--opset >= {GRID_SAMPLE_OPSET}; got {opset_version}, so no '
+            'file was written.')
 
 
 def export_onnx(model: nn.Module,
@@ -101,7 +125,7 @@ def export_onnx(model: nn.Module,
     """
     import onnx
 
-    check_exportable(model)
+    check_exportable(model, opset_version)
     if any(size % 32 or size <= 0 for size in shape):
         raise ValueError(f'the export shape must be positive multiples of '
                          f'32 (the padding of the data preprocessor), got '

@@ -13,8 +13,10 @@ file with onnxruntime and the model's own pre- and post-processing.
 After writing, the tool runs the file with onnxruntime (if installed) on a
 random image of the export size and of a different size and prints the
 largest difference to PyTorch; above ``--atol`` (1e-4) it exits with an
-error. Configs with deformable convolutions are refused before anything is
-written: standard ONNX has no such operator.
+error. Deformable convs (DCNv2, ``dcn_impl='pytorch'``, the default) export
+as standard GridSample + MatMul (opset >= 16); mmcv's compiled DCN
+(``dcn_impl='mmcv'``) is refused before anything is written, as standard
+ONNX has no such operator.
 """
 import argparse
 import os
