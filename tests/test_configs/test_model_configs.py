@@ -24,11 +24,11 @@ CONFIGS = sorted(
 
 
 def test_all_paper_models_have_a_config():
-    assert len(CONFIGS) == 22
+    assert len(CONFIGS) == 24
     # the reference's 12 COCO model-zoo entries, the paper's R101 /
     # DCN-R101 models (DCN-R101* is its test-dev entry), 2x, the 3x on the
-    # reference's instances-file training set, 2 Cityscapes, 2 Mapillary
-    # and the CPU demo
+    # reference's instances-file training set, 2 Cityscapes, 2 Mapillary,
+    # the CPU demo and two untrained modern backbones (Swin-T, RegNetX)
     for name in ('panoptic-fcn_r50_fpn_fast_1x_coco-panoptic.py',
                  'panoptic-fcn_r50_fpn_3x_coco-panoptic-separated.py',
                  'panoptic-fcn-star_r50_fpn_fast_3x_coco-panoptic.py',
@@ -49,6 +49,26 @@ def build(name):
 @pytest.mark.parametrize('name', CONFIGS)
 def test_config_builds_trains_and_predicts(name):
     check_loss_step_and_predict(build(name))
+
+
+@pytest.mark.parametrize('name, url, channels', [
+    ('panoptic-fcn_swin-t-p4-w7_fpn_3x_coco-panoptic.py',
+     'https://github.com/SwinTransformer/storage/releases/download/v1.0.0/'
+     'swin_tiny_patch4_window7_224.pth', [96, 192, 384, 768]),
+    ('panoptic-fcn_regnetx-3.2GF_fpn_3x_coco-panoptic.py',
+     'open-mmlab://regnetx_3.2gf', [96, 192, 432, 1008]),
+])
+def test_modern_backbones_feed_the_fpn(name, url, channels):
+    cfg = Config.fromfile(osp.join(ROOT, 'configs/panoptic_fcn', name))
+    assert cfg.model.backbone.init_cfg == dict(type='Pretrained',
+                                               checkpoint=url)
+    assert cfg.model.neck.in_channels == channels
+    model = build(name)
+    # the ImageNet normalisation of the pretrained weights, not caffe's
+    assert model.data_preprocessor.std.flatten().min() > 50
+    feats = model.backbone(torch.randn(1, 3, 64, 96))
+    assert [f.shape[1] for f in feats] == channels
+    assert [f.shape[-1] for f in feats] == [24, 12, 6, 3]
 
 
 # the other configs share one of these architectures (they change the data
