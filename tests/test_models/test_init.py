@@ -7,12 +7,12 @@ import os.path as osp
 
 import pytest
 import torch
-from mmcv.ops import ModulatedDeformConv2dPack
 from mmdet.models.necks import FPN
 from mmengine.config import Config
 from torch import nn
 
 from mmpfcn.models.heads import FeatureEncoder, KernelHead, PositionHead
+from mmpfcn.models.layers import ModulatedDeformConv2dPackPT
 from mmpfcn.models.necks import SemanticFPN
 from mmpfcn.registry import MODELS
 from mmpfcn.utils.setup_env import register_all_modules
@@ -85,7 +85,7 @@ def test_position_head(model):
     head = the_one(model, PositionHead)
     for i, block in enumerate(head.convs):
         dcn = block.conv
-        assert isinstance(dcn, ModulatedDeformConv2dPack)
+        assert isinstance(dcn, ModulatedDeformConv2dPackPT)
         # detectron2's ModulatedDeformConv: kaiming_uniform_(relu)
         assert_std(dcn.weight, math.sqrt(2 / fan_in(dcn)), f'DCN {i}')
         # its offset/mask conv: a plain nn.Conv2d, PyTorch's default
