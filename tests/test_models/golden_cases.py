@@ -26,8 +26,9 @@ Every output is a numpy array in one flat dict keyed
 ``<case>/<image>/<variant>/<output>``. Masks are stored as packed bits
 (``*_bits``, with their shape in ``*_shape``) and by area and SHA-1.
 ``meta/platform`` names the torch build and CPU instruction set of the
-recording: the ``model`` case's bits hold only there (oneDNN's
-convolutions round differently elsewhere, as with another thread count).
+recording; the ``model`` case's bits are not portable even between CPUs
+with the same signature (oneDNN's convolutions round differently), so it
+is compared within float-rounding tolerances.
 """
 import hashlib
 import json

@@ -1,8 +1,9 @@
 """Inference outputs on the two COCO sample images are those recorded in
 ``tests/data/golden_outputs/golden_outputs.npz`` (from commit b0c8676):
-panoptic and semantic maps, instance masks (pixel by pixel, or by area and
-SHA-1 where only those are stored) and labels identical, floats within
-1e-5 (relative for the soft masks' sums). The cases are described in
+the fusion case's panoptic and semantic maps, instance masks (pixel by
+pixel, or by area and SHA-1 where only those are stored) and labels
+identical, floats within 1e-5 (relative for the soft masks' sums); the
+model case within float-rounding tolerances. The cases are described in
 ``golden_cases.py``; the file is re-recorded by
 ``tools/misc/record_golden_outputs.py``, only for an intended change of
 behaviour."""
@@ -28,12 +29,12 @@ PREFIXES = ([f'model/{name}/ori' for name in IMAGE_NAMES] +
             [f'model/{NET_IMAGE}/net'] +
             [f'fusion/{name}/{variant}' for name in IMAGE_NAMES
              for variant in ('ori', 'net')])
-# the model case on another platform (see golden_cases): float rounding of
-# the convolutions moves scores by ~2e-5 and flips a few mask pixels at
-# the threshold; a change of behaviour moves far more
-OTHER_PLATFORM_SCORE_ATOL = 1e-4
-OTHER_PLATFORM_MASK_PIXELS = 16  # per instance
-OTHER_PLATFORM_MAP_FRACTION = 1e-4  # of the panoptic / semantic map
+# the model case (see golden_cases): float rounding of the convolutions
+# differs between machines, moves scores by ~2e-5 and flips a few mask
+# pixels at the threshold; a change of behaviour moves far more
+MODEL_SCORE_ATOL = 1e-4
+MODEL_MASK_PIXELS = 16  # per instance
+MODEL_MAP_FRACTION = 1e-4  # of the panoptic / semantic map
 RERECORD = ('if the change is intended, re-record with '
             'tools/misc/record_golden_outputs.py and say why in the commit')
 
@@ -86,18 +87,21 @@ def _differences(key: str, recorded: np.ndarray,
             f'instead of {recorded[index[:SHOWN]].tolist()}')
 
 
-def _other_platform_problems(prefix: str, golden: dict,
+def _model_problems(prefix: str, golden: dict,
                              current: dict) -> list:
-    """The model case compared within float-rounding tolerances (recorded
-    on another torch build / CPU): maps, sorted scores and labels, areas
-    and the stored masks, with the OTHER_PLATFORM_* limits."""
+    """The model case compared within float-rounding tolerances: maps,
+    sorted scores and labels, areas and the stored masks, with the
+    MODEL_* limits. Its bits are not portable: oneDNN's convolutions
+    round differently on another CPU even with the same torch build and
+    instruction set (seen in CI: 1e-5 score moves, a few mask pixels
+    flipped at the threshold)."""
     problems = []
     for name in ('pan', 'sem'):
         recorded, now = golden[f'{prefix}/{name}'], current[f'{prefix}/{name}']
         if recorded.shape != now.shape:
             problems.append(f'{name}: shape {now.shape} instead of '
                             f'{recorded.shape}')
-        elif (recorded != now).mean() > OTHER_PLATFORM_MAP_FRACTION:
+        elif (recorded != now).mean() > MODEL_MAP_FRACTION:
             problems.append(f'{name}: {int((recorded != now).sum())} of '
                             f'{recorded.size} pixels differ')
     for name in ('scores', 'head_things_scores', 'head_stuff_scores',
@@ -109,10 +113,10 @@ def _other_platform_problems(prefix: str, golden: dict,
             problems.append(f'{name}: {now.size} instead of {recorded.size}')
             continue
         if name.endswith('scores'):
-            bad = np.abs(now - recorded) > OTHER_PLATFORM_SCORE_ATOL
+            bad = np.abs(now - recorded) > MODEL_SCORE_ATOL
         elif name == 'masks_areas':
             bad = np.abs(now.astype(np.int64) - recorded) > np.maximum(
-                OTHER_PLATFORM_MASK_PIXELS, 1e-4 * recorded)
+                MODEL_MASK_PIXELS, 1e-4 * recorded)
         else:
             bad = now != recorded
         if bad.any():
@@ -121,9 +125,9 @@ def _other_platform_problems(prefix: str, golden: dict,
     recorded = unpack_masks(golden, f'{prefix}/masks')
     now = unpack_masks(current, f'{prefix}/masks')
     if recorded.shape != now.shape or ((recorded != now).sum(
-            axis=(1, 2)) > OTHER_PLATFORM_MASK_PIXELS).any():
+            axis=(1, 2)) > MODEL_MASK_PIXELS).any():
         problems.append('masks: the stored masks differ by more than '
-                        f'{OTHER_PLATFORM_MASK_PIXELS} pixels')
+                        f'{MODEL_MASK_PIXELS} pixels')
     return problems
 
 
@@ -132,8 +136,8 @@ def test_outputs_are_the_recorded_ones(golden, current, prefix):
     """Every output of one image and case, one message per difference.
 
     The fusion case is pure post-processing and must match bit for bit
-    everywhere; the model case too on the recording platform
-    (``meta/platform``), elsewhere within float-rounding tolerances."""
+    everywhere; the model case within float-rounding tolerances (its
+    bits depend on the CPU, see ``_model_problems``)."""
     recorded_keys = {k for k in golden if k.startswith(prefix + '/')}
     current_keys = {k for k in current if k.startswith(prefix + '/')}
     assert recorded_keys, f'{GOLDEN_FILE} holds no output of {prefix}'
@@ -141,10 +145,9 @@ def test_outputs_are_the_recorded_ones(golden, current, prefix):
         f'{prefix}: outputs recorded but not computed: '
         f'{sorted(recorded_keys - current_keys)}; computed but not '
         f'recorded: {sorted(current_keys - recorded_keys)}')
-    platform = str(golden.get('meta/platform', 'unknown'))
-    if prefix.startswith('model/') and \
-            platform != str(current['meta/platform']):
-        problems = _other_platform_problems(prefix, golden, current)
+    if prefix.startswith('model/'):
+        platform = str(golden.get('meta/platform', 'unknown'))
+        problems = _model_problems(prefix, golden, current)
         if problems:
             pytest.fail(f'{prefix}: recorded on {platform}, run on '
                         f"{current['meta/platform']}; beyond float "
@@ -226,19 +229,19 @@ def test_model_case_is_not_trivial(golden, prefix):
                                              img_w)
 
 
-def test_other_platform_tolerances(golden):
-    """The comparison used off the recording platform accepts float
+def test_model_tolerances(golden):
+    """The model case's comparison accepts float
     rounding (scores moved by 2e-5, a few flipped pixels) and rejects a
     change of behaviour (a score shifted by 1e-3, 1 % of a map, a mask)."""
     prefix = PREFIXES[0]
-    assert _other_platform_problems(prefix, golden, golden) == []
+    assert _model_problems(prefix, golden, golden) == []
     rounding = dict(golden)
     rounding[f'{prefix}/scores'] = golden[f'{prefix}/scores'] + 2e-5
     pan = golden[f'{prefix}/pan'].copy()
     pan[0, 0] = VOID if pan[0, 0] != VOID else 0
     rounding[f'{prefix}/pan'] = pan
     rounding[f'{prefix}/masks_areas'] = golden[f'{prefix}/masks_areas'] + 3
-    assert _other_platform_problems(prefix, golden, rounding) == []
+    assert _model_problems(prefix, golden, rounding) == []
     changed = dict(golden)
     changed[f'{prefix}/scores'] = golden[f'{prefix}/scores'] + 1e-3
     pan = golden[f'{prefix}/pan'].copy()
@@ -246,6 +249,6 @@ def test_other_platform_tolerances(golden):
     changed[f'{prefix}/pan'] = pan
     changed[f'{prefix}/masks_bits'] = np.zeros_like(
         golden[f'{prefix}/masks_bits'])
-    problems = '\n'.join(_other_platform_problems(prefix, golden, changed))
+    problems = '\n'.join(_model_problems(prefix, golden, changed))
     for name in ('scores (sorted)', 'pan:', 'masks:'):
         assert name in problems, (name, problems)
