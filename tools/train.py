@@ -132,10 +132,26 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
     try:
         runner.train()
-    except KeyboardInterrupt:
+    except BaseException as error:
+        if not was_interrupted(error):
+            raise
         if is_main_process():
             print(interrupted_message(runner), file=sys.stderr)
         raise SystemExit(130)
+
+
+def was_interrupted(error: BaseException) -> bool:
+    """Whether ``error`` is Ctrl-C's KeyboardInterrupt or was raised while
+    handling one: libraries re-raise what interrupts them as their own
+    error (mmengine's config formatting during a checkpoint save turns it
+    into a SyntaxError)."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def interrupted_message(runner: Runner) -> str:

@@ -4,7 +4,6 @@ step is exactly single-process SGD on the averaged gradient, the
 multi-node branch of the launcher works, and a killed rank ends the job."""
 import os
 import os.path as osp
-import pickle
 import signal
 import subprocess
 import time
@@ -27,6 +26,7 @@ from train_runs import (
     write_config,
 )
 
+from mmpfcn.evaluation.metrics.dump_results import load_predictions
 from mmpfcn.registry import DATASETS, MODELS
 from mmpfcn.utils import register_all_modules
 
@@ -82,10 +82,8 @@ def test_two_process_training_then_dist_test_equals_test_py(
     assert {'PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st', 'mIoU'} <= set(dist_metrics)
     assert dist_metrics == printed_metrics(single.stdout)
     # not only the numbers: the same panoptic map for every image
-    with open(tmp_path / 'dist.pkl', 'rb') as f:
-        dist_preds = pickle.load(f)
-    with open(tmp_path / 'single.pkl', 'rb') as f:
-        single_preds = pickle.load(f)
+    dist_preds = load_predictions(str(tmp_path / 'dist.pkl'))
+    single_preds = load_predictions(str(tmp_path / 'single.pkl'))
     assert len(dist_preds) == len(single_preds) == 4
     for a, b in zip(dist_preds, single_preds):
         assert a['img_id'] == b['img_id']

@@ -103,3 +103,29 @@ def test_killed_training_leaves_no_worker(synthetic_dataset_dir, tmp_path):
         except ProcessLookupError:
             pass
     assert gone, 'dataloader workers outlived the killed training'
+
+
+def test_ctrl_c_during_a_checkpoint_save_is_an_interrupt(load_tool,
+                                                         monkeypatch):
+    """Ctrl-C while mmengine formats the config for a checkpoint's meta
+    reaches tools/train.py as a SyntaxError raised during the
+    KeyboardInterrupt (seen in CI); it is still an interrupt, a plain
+    SyntaxError is not."""
+    import mmengine.config.config as mmengine_config
+    from mmengine.config import Config
+
+    train = load_tool('train.py')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mmengine_config, 'FormatCode', interrupted)
+    with pytest.raises(SyntaxError) as caught:
+        Config(dict(a=1)).pretty_text
+    assert train.was_interrupted(caught.value)
+    assert train.was_interrupted(KeyboardInterrupt())
+    assert not train.was_interrupted(SyntaxError('a real syntax error'))
+    loop = ValueError('a')
+    loop.__context__ = ValueError('b')
+    loop.__context__.__context__ = loop
+    assert not train.was_interrupted(loop)
