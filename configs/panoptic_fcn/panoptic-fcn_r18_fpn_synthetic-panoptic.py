@@ -24,6 +24,9 @@ model = dict(
     # synthetic images (256 px, ~0.5% of 192x256)
     test_cfg=dict(stuff_area_limit=256))
 
+# the demo's own schedule, not the reference's (configs/_base_/schedules/
+# use WarmupPolyLR, detectron2's formula): AdamW, a 100-iteration mmengine
+# LinearLR warm-up and PolyLR over the 1200 iterations
 max_iters = 1200
 train_cfg = dict(
     type='IterBasedTrainLoop', max_iters=max_iters, val_interval=400)

@@ -2,8 +2,10 @@ from .checkpoint_hook import AtomicCheckpointHook
 from .optimize_hook import OptimizeForInferenceHook
 from .resume import NoCheckpointError, find_resumable_checkpoint
 from .visualization_hook import PanopticVisualizationHook
+from .warmup_poly_lr import WarmupPolyLR, warmup_poly_factor
 
 __all__ = [
     'AtomicCheckpointHook', 'NoCheckpointError', 'OptimizeForInferenceHook',
-    'PanopticVisualizationHook', 'find_resumable_checkpoint'
+    'PanopticVisualizationHook', 'WarmupPolyLR', 'find_resumable_checkpoint',
+    'warmup_poly_factor'
 ]

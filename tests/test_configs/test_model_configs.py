@@ -109,8 +109,8 @@ def test_coco_configs_follow_the_reference():
     assert cfg.optim_wrapper.clip_grad == dict(type='value', clip_value=35)
     assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
     assert cfg.train_cfg.max_iters == 270000
-    assert [s.type for s in cfg.param_scheduler] == ['LinearLR', 'PolyLR']
-    assert cfg.param_scheduler[1].end == 270000
+    assert [s.type for s in cfg.param_scheduler] == ['WarmupPolyLR']
+    assert cfg.param_scheduler[0].end == 270000
     assert cfg.train_dataloader.batch_size * 8 == 16
 
     def load(name):

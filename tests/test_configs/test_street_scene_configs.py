@@ -44,8 +44,8 @@ def test_cityscapes_configs_follow_the_paper():
             test_cfg.stuff_area_limit) == (0.5, 0.97, 0.01, 0.1, 100, 200,
                                            2048)
     assert cfg.optim_wrapper.optimizer.lr == 0.02
-    assert cfg.train_cfg.max_iters == cfg.param_scheduler[1].end == 65000
-    assert cfg.param_scheduler[1].power == 0.9
+    assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].end == 65000
+    assert cfg.param_scheduler[0].power == 0.9
     assert cfg.train_dataloader.batch_size * 4 == 32
     pipeline = {t.type: t for t in cfg.train_pipeline}
     assert pipeline['RandomResize'].ratio_range == (0.5, 2.0)
@@ -74,7 +74,7 @@ def test_mapillary_configs_follow_the_paper():
                                                                 0.2, 0.1,
                                                                 100, 200)
     assert cfg.optim_wrapper.optimizer.lr == 0.02
-    assert cfg.train_cfg.max_iters == cfg.param_scheduler[1].end == 150000
+    assert cfg.train_cfg.max_iters == cfg.param_scheduler[0].end == 150000
     assert cfg.train_dataloader.batch_size * 8 == 32
     pipeline = {t.type: t for t in cfg.train_pipeline}
     assert [s[1] for s in pipeline['RandomResize'].scale] == [1024, 2048]

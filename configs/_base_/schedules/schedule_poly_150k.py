@@ -9,14 +9,14 @@ train_cfg = dict(
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 
+# lr(t) = lr * w(t) * (1 - t / max_iters) ** 0.9 at iteration t, with the
+# warm-up w(t) = 0.001 * (1 - t / 1000) + t / 1000 for t < 1000, else 1
 param_scheduler = [
     dict(
-        type='LinearLR', start_factor=0.001, by_epoch=False, begin=0,
-        end=1000),
-    dict(
-        type='PolyLR',
+        type='WarmupPolyLR',
         power=0.9,
-        eta_min=0.0,
+        warmup_factor=0.001,
+        warmup_iters=1000,
         by_epoch=False,
         begin=0,
         end=max_iters)
