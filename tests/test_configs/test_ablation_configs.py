@@ -43,9 +43,9 @@ TABLE_KNOBS = {
     5: ('panoptic_head.feature_encoder.feat_channels', ),
     6: ('semantic_fpn.mode', ),
     7: ('panoptic_head.pos_num', 'panoptic_head.dice_weighting'),
-    10: ('test_cfg.upper_bound', ),
+    10: ('panoptic_head.type', 'panoptic_head.upper_bound'),
 }
-PQ_IN_HEADER = re.compile(r'\(paper PQ (\d+\.\d)\)')
+PQ_IN_HEADER = re.compile(r'\(paper PQ (\d+\.\d)[,)]')
 CONFIG_LINK = re.compile(r'\[`[^`]+\.py`\]\(([^)]+\.py)\)')
 
 

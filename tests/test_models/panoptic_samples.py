@@ -18,11 +18,12 @@ LEVEL_SIZES = [(8, 12), (4, 6), (2, 3), (1, 2), (1, 1)]
 GN2 = dict(type='GN', num_groups=2, requires_grad=True)
 
 
-def tiny_head(**kwargs):
-    """A seeded, initialised ``PanopticFCNHead`` with 3 thing and 2 stuff
-    classes, 8 channels, C_e = 4, k = 3, GN(2) and no DCN; ``kwargs``
-    override its arguments."""
+def tiny_head(head_class=None, **kwargs):
+    """A seeded, initialised ``PanopticFCNHead`` (or ``head_class``, a
+    subclass) with 3 thing and 2 stuff classes, 8 channels, C_e = 4, k = 3,
+    GN(2) and no DCN; ``kwargs`` override its arguments."""
     from mmpfcn.models.heads import PanopticFCNHead
+    head_class = head_class or PanopticFCNHead
     cfg = dict(
         num_things_classes=3,
         num_stuff_classes=2,
@@ -34,7 +35,7 @@ def tiny_head(**kwargs):
         pos_num=3)
     cfg.update(kwargs)
     torch.manual_seed(0)
-    head = PanopticFCNHead(**cfg)
+    head = head_class(**cfg)
     head.init_weights()
     return head
 

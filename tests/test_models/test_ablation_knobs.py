@@ -2,8 +2,6 @@
 smallest case where the knob changes what the model computes."""
 import pytest
 import torch
-from mmdet.structures import DetDataSample
-from mmdet.structures.mask import BitmapMasks
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
@@ -172,92 +170,3 @@ def test_matrix_nms_lowers_the_score_of_a_duplicate_mask():
     other = generator.predict_image(kernels, scores, torch.tensor([0, 1]),
                                     mask_feat, cfg)
     assert torch.allclose(other.scores, plain.scores)
-
-
-def upper_bound_head(mode):
-    return tiny_head(test_cfg=dict(upper_bound=mode, use_fusion=False,
-                                   score_thr=0.0, mask_thr=-1.0)).eval()
-
-
-def gt_sample(original_size=None):
-    """Two things: an L-shape (class 2) and a 16 x 24 box (class 0); given
-    at ``original_size`` when the GT was loaded before the resize."""
-    masks = torch.zeros(2, *PAD, dtype=torch.bool)
-    masks[0] = l_shape()[0]
-    masks[1, 8:24, 60:84] = True
-    inst = instances(masks, [2, 0])
-    meta = dict(batch_input_shape=PAD, img_shape=PAD, ori_shape=PAD)
-    sample = DetDataSample(metainfo=meta)
-    bitmaps = BitmapMasks(masks.numpy().astype('uint8'), *PAD)
-    boxes = inst.bboxes
-    if original_size is not None:
-        bitmaps = bitmaps.resize(original_size)
-        boxes = boxes * 2
-    sample.gt_instances = InstanceData(
-        labels=inst.labels, masks=bitmaps, bboxes=boxes)
-    return sample, inst
-
-
-@pytest.mark.parametrize('mode', ['gt_position', 'gt_position_class'])
-def test_upper_bound_takes_the_kernels_at_the_gt_centres(mode):
-    head = upper_bound_head(mode)
-    sample, inst = gt_sample()
-    levels = [torch.randn(1, 8, *size) for size in LEVEL_SIZES]
-    encoder_feat = torch.randn(1, 8, 16, 24)
-    targets = head.target_generator.get_targets(
-        inst, torch.ones(PAD, dtype=torch.long), PAD, LEVEL_SIZES)
-    seen = []
-    original = head.thing_generator.predict_image
-
-    def spy(kernels, scores, labels, mask_feat, cfg):
-        seen.append((kernels, scores, labels))
-        return original(kernels, scores, labels, mask_feat, cfg)
-
-    head.thing_generator.predict_image = spy
-    with torch.no_grad():
-        things, _ = head.predict(levels, encoder_feat,
-                                 [sample.metainfo], [sample])
-        _, _, kernel_maps, _ = head(levels, encoder_feat)
-    kernels, scores, labels = seen[0]
-    # one kernel per GT thing and level, exactly at its centre
-    expected = torch.cat([
-        kernel_maps[level][0].flatten(1)[:, targets.thing_centers[level]].t()
-        for level in range(5)
-    ])
-    assert kernels.shape[0] == targets.num_things == 3  # L: P3+P4, box: P3
-    assert torch.equal(kernels, expected)
-    gt_labels = torch.cat(targets.thing_labels)
-    if mode == 'gt_position_class':
-        assert torch.equal(labels, gt_labels)
-        assert torch.equal(scores, torch.ones(3))
-        assert sorted(things[0].labels.tolist()) == sorted(gt_labels.tolist())
-    else:
-        assert (scores > 0).all() and (scores < 1).all()
-
-
-def test_upper_bound_rescales_gt_loaded_at_the_original_size():
-    head = upper_bound_head('gt_position_class')
-    resized, _ = gt_sample()
-    original, _ = gt_sample(original_size=(128, 192))
-    levels = [torch.randn(1, 8, *size) for size in LEVEL_SIZES]
-    encoder_feat = torch.randn(1, 8, 16, 24)
-    with torch.no_grad():
-        a, _ = head.predict(levels, encoder_feat, [resized.metainfo],
-                            [resized])
-        b, _ = head.predict(levels, encoder_feat, [original.metainfo],
-                            [original])
-    assert torch.equal(a[0].labels, b[0].labels)
-    assert torch.equal(a[0].masks, b[0].masks)
-
-
-def test_upper_bound_refuses_data_without_ground_truth():
-    head = upper_bound_head('gt_position')
-    sample = DetDataSample(
-        metainfo=dict(batch_input_shape=PAD, img_shape=PAD,
-                      img_path='test2017/1.jpg'))
-    levels = [torch.randn(1, 8, *size) for size in LEVEL_SIZES]
-    with pytest.raises(ValueError, match='test2017/1.jpg has no ground'):
-        head.predict(levels, torch.randn(1, 8, 16, 24), [sample.metainfo],
-                     [sample])
-    with pytest.raises(ValueError, match='upper_bound must be'):
-        upper_bound_head('gt_everything')

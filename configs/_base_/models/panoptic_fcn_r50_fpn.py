@@ -98,7 +98,6 @@ model = dict(
         score_thr=0.05,
         max_per_img=100,
         use_matrix_nms=False,
-        upper_bound=None,
         merge_mode='heuristic',
         merge_overlap_thr=0.5,
         merge_thing_thr=0.2,

@@ -91,6 +91,12 @@ class PanopticFCN(BaseDetector):
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
         check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'train_cfg')
+        if 'upper_bound' in (test_cfg or {}):
+            raise ValueError(
+                'PanopticFCN: test_cfg.upper_bound is gone; the upper bounds '
+                'of Table 10 use panoptic_head=dict(type='
+                '\'PanopticFCNUpperBoundHead\', upper_bound=...), see '
+                'configs/panoptic_fcn/ablations/tab10_*.py')
         check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'test_cfg')
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
@@ -167,8 +173,12 @@ class PanopticFCN(BaseDetector):
         """
         batch_img_metas = [sample.metainfo for sample in batch_data_samples]
         level_feats, encoder_feat = self.extract_feat(batch_inputs)
+        head_inputs = (level_feats, encoder_feat, batch_img_metas)
+        if self.panoptic_head.predicts_with_ground_truth:
+            # the upper-bound analysis head of Table 10 reads the GT
+            head_inputs += (batch_data_samples, )
         thing_results, stuff_results = self.panoptic_head.predict(
-            level_feats, encoder_feat, batch_img_metas, batch_data_samples)
+            *head_inputs)
         return self._attach_results(thing_results, stuff_results,
                                     batch_data_samples, rescale)
 
@@ -188,10 +198,11 @@ class PanopticFCN(BaseDetector):
         Returns:
             list[DetDataSample]: See :meth:`predict`.
         """
-        if self.panoptic_head.test_cfg.get('upper_bound') is not None:
-            raise ValueError('predict_by_feat: the upper-bound mode '
-                             '(test_cfg.upper_bound) needs the ground truth '
-                             'of predict(); it is not available here')
+        if self.panoptic_head.predicts_with_ground_truth:
+            raise ValueError(f'predict_by_feat: the upper-bound head '
+                             f'{type(self.panoptic_head).__name__} needs '
+                             'the ground truth of predict(); it is not '
+                             'available here')
         if len(batch_data_samples) != outs[-1].shape[0]:
             raise ValueError(f'predict_by_feat: {len(batch_data_samples)} '
                              f'data samples for a batch of '

@@ -2,7 +2,7 @@
 the thing and stuff generators together; training losses (paper Sec. 3.5)
 and kernel-level inference (Sec. 3.3)."""
 import copy
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 from mmengine.config import ConfigDict
@@ -10,9 +10,7 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmpfcn.models.heads.thing_generator import UPPER_BOUNDS, GtPositions
 from mmpfcn.models.losses.normalizer import mean_over_ranks
-from mmpfcn.models.task_modules.gt_positions import gt_thing_positions
 from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
@@ -30,8 +28,7 @@ DEFAULT_TEST_CFG = dict(
     mask_thr=0.4,  # INST_THRES
     score_thr=0.05,  # after maskness rescoring
     max_per_img=100,
-    use_matrix_nms=False,  # paper Table 4
-    upper_bound=None)  # paper Table 10: 'gt_position' / 'gt_position_class'
+    use_matrix_nms=False)  # paper Table 4
 
 
 @MODELS.register_module()
@@ -87,6 +84,9 @@ class PanopticFCNHead(BaseModule):
             the reference values of ``DEFAULT_TEST_CFG``.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
+
+    # predict() reads only the images (the Table 10 head reads the GT too)
+    predicts_with_ground_truth = False
 
     def __init__(
         self,
@@ -155,10 +155,6 @@ class PanopticFCNHead(BaseModule):
             raise ValueError('PanopticFCNHead: test_cfg.pool_sizes needs one '
                              f'size per level ({len(self.strides)}), got '
                              f'{self.test_cfg.pool_sizes}')
-        if self.test_cfg.upper_bound not in (None, *UPPER_BOUNDS):
-            raise ValueError('PanopticFCNHead: test_cfg.upper_bound must be '
-                             f'None or one of {UPPER_BOUNDS}, got '
-                             f'{self.test_cfg.upper_bound!r}')
 
     def forward(self, level_feats: Sequence[Tensor],
                 encoder_feat: Tensor) -> LevelOutputs:
@@ -304,11 +300,8 @@ class PanopticFCNHead(BaseModule):
 
     # ----------------------------------------------------------- inference
     def predict(
-        self,
-        level_feats: Sequence[Tensor],
-        encoder_feat: Tensor,
-        batch_img_metas: List[dict],
-        batch_data_samples: Optional[list] = None
+        self, level_feats: Sequence[Tensor], encoder_feat: Tensor,
+        batch_img_metas: List[dict]
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Forward and select the thing and stuff masks of every image.
 
@@ -316,11 +309,7 @@ class PanopticFCNHead(BaseModule):
             level_feats (Sequence[Tensor]): P3..P7, see :meth:`forward`.
             encoder_feat (Tensor): F_h (B, in_channels, H/4, W/4).
             batch_img_metas (list[dict]): Meta information of each image
-                (their number; ``batch_input_shape`` and ``img_shape`` in
-                the upper-bound mode).
-            batch_data_samples (list[DetDataSample], optional): Only read
-                in the upper-bound mode (``test_cfg.upper_bound``, paper
-                Table 10), for their ``gt_instances``.
+                (only their number is read).
 
         Returns:
             tuple[list[InstanceData], list[InstanceData]]: Per image, the
@@ -330,26 +319,20 @@ class PanopticFCNHead(BaseModule):
             (u,) stuff channels in [1, N_st) or 0 = all things).
         """
         outs = self(level_feats, encoder_feat)
-        if len(batch_img_metas) != outs[-1].shape[0]:
-            raise ValueError(f'PanopticFCNHead.predict: got '
+        self._check_batch(batch_img_metas, outs[-1])
+        return self.predict_by_feat(*outs)
+
+    def _check_batch(self, batch_img_metas: List[dict],
+                     mask_feats: Tensor) -> None:
+        """One meta per image of the batch."""
+        if len(batch_img_metas) != mask_feats.shape[0]:
+            raise ValueError(f'{type(self).__name__}.predict: got '
                              f'{len(batch_img_metas)} image metas for a '
-                             f'batch of {outs[-1].shape[0]}')
-        gt_positions = None
-        if self.test_cfg.upper_bound is not None:
-            gt_positions = gt_thing_positions(
-                self.target_generator, self.test_cfg.upper_bound,
-                batch_data_samples or [None] * len(batch_img_metas),
-                batch_img_metas, [tuple(x.shape[-2:]) for x in outs[0]],
-                outs[-1].device)
-        return self.predict_by_feat(*outs, gt_positions=gt_positions)
+                             f'batch of {mask_feats.shape[0]}')
 
     def predict_by_feat(
-        self,
-        thing_logits: List[Tensor],
-        stuff_logits: List[Tensor],
-        kernel_maps: List[Tensor],
-        mask_feats: Tensor,
-        gt_positions: Optional[GtPositions] = None
+        self, thing_logits: List[Tensor], stuff_logits: List[Tensor],
+        kernel_maps: List[Tensor], mask_feats: Tensor
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Kernel-level inference from the head outputs (spec Sec. 4).
 
@@ -358,16 +341,12 @@ class PanopticFCNHead(BaseModule):
             stuff_logits (list[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (list[Tensor]): Per level (B, C, h_l, w_l).
             mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
-            gt_positions (list, optional): Ground-truth centres for the
-                upper-bound mode, see :meth:`ThingGenerator.predict`.
 
         Returns:
             tuple[list[InstanceData], list[InstanceData]]: See
             :meth:`predict`.
         """
         return (self.thing_generator.predict(thing_logits, kernel_maps,
-                                             mask_feats, self.test_cfg,
-                                             gt_positions),
+                                             mask_feats, self.test_cfg),
                 self.stuff_generator.predict(stuff_logits, kernel_maps,
                                              mask_feats, self.test_cfg))
-

@@ -69,7 +69,9 @@ class StuffGenerator(KernelEmbedding):
     def predict(self, stuff_logits: Sequence[Tensor],
                 kernel_maps: Sequence[Tensor], mask_feats: Tensor,
                 cfg) -> List[InstanceData]:
-        """Stuff masks of every image of a batch (spec Sec. 4).
+        """Stuff masks of every image of a batch (spec Sec. 4): the regions
+        of the stuff maps (:func:`select_stuff_regions`), then
+        :meth:`predict_from_regions`.
 
         Args:
             stuff_logits (Sequence[Tensor]): Per level (B, N_st, h_l, w_l).
@@ -83,12 +85,34 @@ class StuffGenerator(KernelEmbedding):
             classes ascending (stuff channels in [1, N_st) or 0 = all
             things).
         """
+        regions = [
+            select_stuff_regions(logits, cfg.stuff_score_thr)
+            for logits in stuff_logits
+        ]
+        return self.predict_from_regions(regions, kernel_maps, mask_feats)
+
+    def predict_from_regions(
+            self, regions: Sequence[Sequence[Tuple[Tensor, Tensor, Tensor]]],
+            kernel_maps: Sequence[Tensor],
+            mask_feats: Tensor) -> List[InstanceData]:
+        """Stuff masks of every image from chosen regions: one pooled kernel
+        per region (:func:`stuff_kernel_pooling`), averaged per class.
+
+        Args:
+            regions (Sequence[Sequence[tuple]]): Per level, per image:
+                scores (m,), stuff channels (m,) and regions (m, h_l, w_l),
+                as :func:`select_stuff_regions` gives them.
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+
+        Returns:
+            list[InstanceData]: See :meth:`predict`.
+        """
         per_level = [[
             (stuff_kernel_pooling(masks, kernel_map[img]), scores,
              labels + self.label_offset)
-            for img, (scores, labels, masks) in enumerate(
-                select_stuff_regions(logits, cfg.stuff_score_thr))
-        ] for logits, kernel_map in zip(stuff_logits, kernel_maps)]
+            for img, (scores, labels, masks) in enumerate(level_regions)
+        ] for level_regions, kernel_map in zip(regions, kernel_maps)]
         return [
             self.predict_image(*selected, mask_feats[img])
             for img, selected in enumerate(concat_levels(per_level))

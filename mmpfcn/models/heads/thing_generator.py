@@ -1,7 +1,7 @@
 """Thing generator of Panoptic FCN (paper Sec. 3.3-3.4): gathers the
 kernels of object centres, embeds them, fuses duplicates and predicts one
 mask per thing."""
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import torch
 from mmdet.models.layers import mask_matrix_nms
@@ -13,7 +13,6 @@ from mmpfcn.models.layers.kernel_embedding import (
     concat_levels,
 )
 from mmpfcn.models.layers.kernel_fusion import kernel_fusion
-from mmpfcn.models.task_modules.gt_positions import GtPositions
 from mmpfcn.models.task_modules.kernel_selection import select_thing_peaks
 from mmpfcn.models.task_modules.targets import (
     ImageTargets,
@@ -22,32 +21,6 @@ from mmpfcn.models.task_modules.targets import (
 from mmpfcn.registry import MODELS
 
 DICE_WEIGHTINGS = ('score', 'uniform', 'center')
-UPPER_BOUNDS = ('gt_position', 'gt_position_class')
-
-
-def gt_position_peaks(logits: Tensor, positions: Tensor, labels: Tensor,
-                      mode: str) -> Tuple[Tensor, Tensor, Tensor]:
-    """Scores, labels and positions of the ground-truth centres of one
-    image and level, in the layout of :func:`select_thing_peaks`.
-
-    Args:
-        logits (Tensor): Thing logits of the level (N_th, h, w).
-        positions (Tensor): Flat GT centre positions (n,).
-        labels (Tensor): GT classes (n,).
-        mode (str): ``'gt_position'``: the predicted class with the highest
-            heat (sigmoid) at each position and that heat as its score;
-            ``'gt_position_class'``: the GT class with score 1.
-
-    Returns:
-        tuple[Tensor, Tensor, Tensor]: Scores (n,), labels (n,), positions
-        (n,).
-    """
-    if mode == 'gt_position_class':
-        return logits.new_ones(positions.shape), labels, positions
-    heat = logits.flatten(1)[:, positions].sigmoid()  # (N_th, n)
-    scores, pred_labels = heat.max(dim=0)
-    return scores, pred_labels, positions
-
 
 @MODELS.register_module()
 class ThingGenerator(KernelEmbedding):
@@ -61,8 +34,8 @@ class ThingGenerator(KernelEmbedding):
     single kernel at the heatmap centre with weight 1 (the paper's
     unweighted baseline).
 
-    Inference: kernels at the heatmap peaks of every level (or, as an
-    analysis of the upper bound, at the ground-truth centres), embedded,
+    Inference: kernels at the heatmap peaks of every level (or, for the
+    upper bound of Table 10, at given positions), embedded,
     fused (:func:`kernel_fusion`), turned into soft masks and rescored by
     their maskness; optionally Matrix NMS on the masks.
 
@@ -127,14 +100,12 @@ class ThingGenerator(KernelEmbedding):
         masks = targets.thing_masks[torch.cat(mask_inds)]
         return torch.cat(kernels), masks, torch.cat(weights)
 
-    def predict(self,
-                thing_logits: Sequence[Tensor],
-                kernel_maps: Sequence[Tensor],
-                mask_feats: Tensor,
-                cfg,
-                gt_positions: Optional[GtPositions] = None
-                ) -> List[InstanceData]:
-        """Thing masks of every image of a batch (spec Sec. 4).
+    def predict(self, thing_logits: Sequence[Tensor],
+                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                cfg) -> List[InstanceData]:
+        """Thing masks of every image of a batch (spec Sec. 4): the kernels
+        at the heatmap peaks (:func:`select_thing_peaks`), then
+        :meth:`predict_from_peaks`.
 
         Args:
             thing_logits (Sequence[Tensor]): Per level (B, N_th, h_l, w_l).
@@ -144,38 +115,41 @@ class ThingGenerator(KernelEmbedding):
                 ``peaks_per_level``, ``thing_peak_thr``, ``use_fusion``,
                 ``fusion_sim_thr``, ``fusion_class_aware``,
                 ``use_matrix_nms``, ``mask_thr``, ``score_thr``,
-                ``max_per_img``, ``upper_bound``).
-            gt_positions (list, optional): For ``cfg.upper_bound`` (the
-                paper's Table 10): per image and level, the flat positions
-                (n_l,) and classes (n_l,) of the ground-truth centres, used
-                instead of the predicted peaks. With ``'gt_position'`` the
-                label and score of a position are the predicted class with
-                the highest heat there; with ``'gt_position_class'`` the GT
-                class with score 1.
+                ``max_per_img``).
 
         Returns:
             list[InstanceData]: Per image ``masks`` (m, H/4, W/4)
             probabilities, ``scores`` and ``labels`` (m,) in [0, N_th),
             sorted by score, m <= ``max_per_img``.
         """
-        num_imgs = mask_feats.shape[0]
-        per_level = []
-        for level, (logits, kernel_map) in enumerate(
-                zip(thing_logits, kernel_maps)):
-            if gt_positions is None:
-                peaks = select_thing_peaks(logits, cfg.pool_sizes[level],
-                                           cfg.peaks_per_level,
-                                           cfg.thing_peak_thr)
-            else:
-                peaks = [
-                    gt_position_peaks(logits[img], *gt_positions[img][level],
-                                      cfg.upper_bound)
-                    for img in range(num_imgs)
-                ]
-            per_level.append([
-                (kernel_map[img].flatten(1)[:, positions].t(), scores, labels)
-                for img, (scores, labels, positions) in enumerate(peaks)
-            ])
+        peaks = [
+            select_thing_peaks(logits, cfg.pool_sizes[level],
+                               cfg.peaks_per_level, cfg.thing_peak_thr)
+            for level, logits in enumerate(thing_logits)
+        ]
+        return self.predict_from_peaks(peaks, kernel_maps, mask_feats, cfg)
+
+    def predict_from_peaks(
+            self, peaks: Sequence[Sequence[Tuple[Tensor, Tensor, Tensor]]],
+            kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+            cfg) -> List[InstanceData]:
+        """Thing masks of every image from chosen positions.
+
+        Args:
+            peaks (Sequence[Sequence[tuple]]): Per level, per image: scores
+                (n,), labels (n,) and flat positions (n,) into
+                ``h_l * w_l``, as :func:`select_thing_peaks` gives them.
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            cfg (ConfigDict): See :meth:`predict`.
+
+        Returns:
+            list[InstanceData]: See :meth:`predict`.
+        """
+        per_level = [[
+            (kernel_map[img].flatten(1)[:, positions].t(), scores, labels)
+            for img, (scores, labels, positions) in enumerate(level_peaks)
+        ] for level_peaks, kernel_map in zip(peaks, kernel_maps)]
         return [
             self.predict_image(*selected, mask_feats[img], cfg)
             for img, selected in enumerate(concat_levels(per_level))

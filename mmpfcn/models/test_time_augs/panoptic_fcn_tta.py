@@ -76,8 +76,8 @@ class PanopticFCNTTAModel(BaseTTAModel):
     The maps are averaged level by level: a thing seen at level l in one
     view is at level l in the others too only while the scales differ by
     less than 2x (the levels' object sizes double), so keep the scales
-    close to the test scale. The upper-bound analysis mode
-    (``test_cfg.upper_bound``) is not supported.
+    close to the test scale. The upper-bound analysis head
+    (:class:`PanopticFCNUpperBoundHead`) is not supported.
 
     Args:
         module (dict or nn.Module): The :class:`PanopticFCN` to augment.
@@ -88,10 +88,10 @@ class PanopticFCNTTAModel(BaseTTAModel):
     def __init__(self, module, data_preprocessor=None) -> None:
         super().__init__(module, data_preprocessor)
         head = self.module.panoptic_head
-        if head.test_cfg.get('upper_bound') is not None:
-            raise ValueError('PanopticFCNTTAModel: test_cfg.upper_bound (the '
-                             'ground-truth analysis mode) is not supported '
-                             'with test-time augmentation')
+        if head.predicts_with_ground_truth:
+            raise ValueError(f'PanopticFCNTTAModel: {type(head).__name__} '
+                             '(the ground-truth analysis of Table 10) is '
+                             'not supported with test-time augmentation')
 
     def test_step(self, data) -> List[DetDataSample]:
         """Run every view to the head outputs, then :meth:`merge_preds`.
