@@ -3,6 +3,7 @@ Tables 1-10): each builds, runs one loss step and one predict on CPU (tiny
 inputs, random weights), changes only the options of its table, and the
 folder README lists every row with a config that exists."""
 import glob
+import os
 import os.path as osp
 import re
 import sys
@@ -45,7 +46,14 @@ TABLE_KNOBS = {
     7: ('panoptic_head.pos_num', 'panoptic_head.dice_weighting'),
     10: ('panoptic_head.type', 'panoptic_head.upper_bound'),
 }
-PQ_IN_HEADER = re.compile(r'\(paper PQ (\d+\.\d)[,)]')
+# the paper's numbers of a row: every column of Tables 1-10
+COLUMNS = ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU')
+NUMBERS_IN_HEADER = re.compile(r'\(paper ((?:[A-Za-z_]+ \d+\.\d(?:, )?)+)\)')
+# the transcription of the paper's tables (the project's shared docs, next
+# to the repository); MMPFCN_PAPER_TABLES points elsewhere
+PAPER_TABLES = os.environ.get(
+    'MMPFCN_PAPER_TABLES',
+    osp.join(ROOT, '..', 'shared', 'docs', 'PAPER_TABLES.md'))
 CONFIG_LINK = re.compile(r'\[`[^`]+\.py`\]\(([^)]+\.py)\)')
 
 
@@ -68,22 +76,24 @@ def flatten(cfg: dict, prefix: str = '') -> dict:
     return flat
 
 
-def header_pq(name: str) -> str:
-    """The paper PQ named in the config's header comment."""
+def header_numbers(name: str) -> dict:
+    """The paper's numbers named in the config's header comment,
+    ``(paper PQ 38.4, PQ_th 43.4, ...)``, as ``{column: 'xx.x'}``."""
     with open(osp.join(ABLATION_DIR, name)) as f:
         header = ' '.join(
             line.lstrip('# ').strip() for line in f
             if line.startswith('#'))
-    match = PQ_IN_HEADER.search(header)
-    assert match, f'{name}: header comment names no "(paper PQ xx.x)"'
-    return match.group(1)
+    match = NUMBERS_IN_HEADER.search(header)
+    assert match, f'{name}: header comment names no "(paper PQ xx.x, ...)"'
+    numbers = dict(item.split(' ') for item in match.group(1).split(', '))
+    assert tuple(numbers) == COLUMNS, \
+        f'{name}: header names {tuple(numbers)}, expected {COLUMNS}'
+    return numbers
 
 
-def readme_tables() -> dict:
-    """``{table number: [(PQ, config path relative to the folder), ...]}``
-    read from the folder README."""
-    with open(osp.join(ABLATION_DIR, 'README.md'), encoding='utf-8') as f:
-        text = f.read()
+def markdown_tables(text: str) -> dict:
+    """``{table number: (header cells, [row cells, ...])}`` of every
+    ``## Table N:`` section of a markdown file."""
     tables = {}
     for section in re.split(r'^## ', text, flags=re.M)[1:]:
         match = re.match(r'Table (\d+):', section)
@@ -92,13 +102,28 @@ def readme_tables() -> dict:
         lines = [line for line in section.splitlines()
                  if line.startswith('|')]
         header = [c.strip() for c in lines[0].strip('|').split('|')]
-        rows = []
-        for line in lines[2:]:  # below the header and the |---| line
-            links = CONFIG_LINK.findall(line)
-            assert len(links) == 1, f'README row without one config: {line}'
-            cells = [c.strip() for c in line.strip('|').split('|')]
-            rows.append((cells[header.index('PQ')], links[0]))
-        tables[int(match.group(1))] = rows
+        rows = [[c.strip() for c in line.strip('|').split('|')]
+                for line in lines[2:]]  # below the header and |---|
+        tables[int(match.group(1))] = (header, rows)
+    return tables
+
+
+def row_numbers(header: list, cells: list) -> dict:
+    return {column: cells[header.index(column)] for column in COLUMNS}
+
+
+def readme_tables() -> dict:
+    """``{table number: [(numbers, config path relative to the folder),
+    ...]}`` read from the folder README, numbers ``{column: 'xx.x'}``."""
+    with open(osp.join(ABLATION_DIR, 'README.md'), encoding='utf-8') as f:
+        text = f.read()
+    tables = {}
+    for table, (header, rows) in markdown_tables(text).items():
+        tables[table] = []
+        for cells in rows:
+            links = CONFIG_LINK.findall(' | '.join(cells))
+            assert len(links) == 1, f'README row without one config: {cells}'
+            tables[table].append((row_numbers(header, cells), links[0]))
     return tables
 
 
@@ -108,16 +133,37 @@ def test_readme_lists_every_row_and_config():
     assert sum(len(rows) for rows in tables.values()) == 40
     listed = set()
     for table, rows in tables.items():
-        for pq, path in rows:
+        for numbers, path in rows:
             assert osp.isfile(osp.join(ABLATION_DIR, path)), \
                 f'README Table {table} points at a missing config {path}'
+            assert all(re.fullmatch(r'\d+\.\d', v)
+                       for v in numbers.values()), \
+                f'README Table {table}, {path}: a column is not filled: ' \
+                f'{numbers}'
             if '/' not in path:
                 listed.add(path)
-                assert pq == header_pq(path), \
-                    f'README Table {table}: PQ {pq} but {path} says ' \
-                    f'{header_pq(path)}'
+                assert numbers == header_numbers(path), \
+                    f'README Table {table}: {numbers} but {path} says ' \
+                    f'{header_numbers(path)}'
     assert listed == set(CONFIGS), \
         f'configs not in the README: {sorted(set(CONFIGS) - listed)}'
+
+
+def test_readme_numbers_are_the_papers():
+    """Row by row, the README's numbers of Tables 1-10 are those of the
+    transcription of the paper's tables."""
+    if not osp.isfile(PAPER_TABLES):
+        pytest.skip(f'{PAPER_TABLES} not found (set MMPFCN_PAPER_TABLES)')
+    with open(PAPER_TABLES, encoding='utf-8') as f:
+        paper = markdown_tables(f.read())
+    for table, rows in readme_tables().items():
+        header, paper_rows = paper[table]
+        assert len(rows) == len(paper_rows), f'Table {table}: row count'
+        for index, ((numbers, path), cells) in enumerate(
+                zip(rows, paper_rows)):
+            assert numbers == row_numbers(header, cells), \
+                f'README Table {table} row {index + 1} ({path}): ' \
+                f'{numbers}, the paper {row_numbers(header, cells)}'
 
 
 @pytest.mark.parametrize('name', CONFIGS)
