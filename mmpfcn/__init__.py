@@ -3,7 +3,11 @@ import importlib
 import sys
 
 from ._import_hooks import when_imported
+from .dependencies import check_dependencies
 from .version import __version__, version_info
+
+# mmcv / mmengine / mmdet outside the supported ranges: a clear ImportError
+check_dependencies()
 
 _CHECKPOINT_MODULE = 'mmpfcn.utils.checkpoint'
 
