@@ -1,4 +1,4 @@
-# Panoptic FCN R50 1x at 800 (spec Table: 41.1 PQ).
+# Panoptic FCN R50 1x at 800 (results: configs/panoptic_fcn/README.md).
 _base_ = [
     '../_base_/models/panoptic_fcn_r50_fpn.py',
     '../_base_/datasets/coco_panoptic.py',

@@ -1,4 +1,4 @@
-# Panoptic FCN R50 3x at 800 (43.6 PQ).
+# Panoptic FCN R50 3x at 800 (results: configs/panoptic_fcn/README.md).
 _base_ = [
     '../_base_/models/panoptic_fcn_r50_fpn.py',
     '../_base_/datasets/coco_panoptic.py',

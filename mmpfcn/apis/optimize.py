@@ -5,7 +5,7 @@ channels-last (NHWC) weights so oneDNN takes its NHWC kernels.
 Outputs move by float rounding (on the recorded COCO-sample outputs:
 scores and soft masks by up to 2.4e-5, a few mask pixels at the
 threshold); ``tools/analysis_tools/benchmark.py --with-optimized`` times it
-beside the exact path (README, "Inference speed": 0.87x end to end).
+beside the exact path (measurements in docs/benchmarks.md).
 """
 import torch
 from mmcv.cnn import fuse_conv_bn

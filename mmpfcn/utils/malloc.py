@@ -3,9 +3,9 @@
 By default glibc serves every allocation above a (dynamic, at most 32 MB)
 threshold with its own ``mmap`` and returns freed heap tops to the system,
 so each large activation of every image costs fresh pages: one page fault
-per 4 KB, zeroed by the kernel. On the R50 at 800 x 1199 on 2 CPU threads
-this is about a quarter of the end-to-end time (``benchmark.py``; with
-``--default-malloc`` for the comparison). Raising both thresholds reuses
+per 4 KB, zeroed by the kernel: a large share of the end-to-end time of a
+CPU inference (``benchmark.py`` with and without ``--default-malloc``;
+measurements in docs/benchmarks.md). Raising both thresholds reuses
 the memory instead; computations and results are unchanged, the process
 keeps its peak memory until it exits.
 """

@@ -12,7 +12,7 @@ if PQ < ``--min-pq``.
 A network that memorises two images only reaches a high PQ if the
 thing/stuff labels, the training targets, the inference and the panoptic
 merge all agree with the COCO ground truth, so this is an end-to-end check
-of them on real data. About 10 minutes on 2 CPU cores.
+of them on real data. Timings and results: docs/benchmarks.md.
 """
 import argparse
 import json
@@ -56,8 +56,8 @@ def build_config(data_root: str,
     resized to one fixed size, without augmentation.
 
     AdamW instead of the reference's SGD: from random init, SGD needs far
-    more than a few hundred iterations to fit the thing masks (measured:
-    PQ_th 48 after 300 iterations at lr 0.02, 85 with AdamW).
+    more than a few hundred iterations to fit the thing masks
+    (docs/benchmarks.md).
 
     Args:
         data_root (str): The ``coco_panoptic_sample`` folder.

@@ -4,7 +4,7 @@
 # PanopticResize resizes as detectron2 does (output size of its
 # ResizeShortestEdge; PIL bilinear for the image, PIL nearest for masks and
 # map), so converted reference checkpoints see the inputs they were trained
-# on; backend='cv2' is the faster alternative (README, Data).
+# on; backend='cv2' is the faster alternative (docs/datasets.md).
 dataset_type = 'PanopticFCNCocoDataset'
 data_root = 'data/coco/'
 num_things_classes = 80

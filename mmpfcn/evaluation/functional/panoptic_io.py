@@ -54,7 +54,7 @@ def _color2id(image: np.ndarray, to_rgba: int) -> np.ndarray:
         return rgb[..., 0] + (rgb[..., 1] << 8) + (rgb[..., 2] << 16)
     # Read each RGBA pixel as one little-endian uint32 and drop the alpha
     # byte: one vectorised pass instead of widening and shifting three
-    # (possibly reversed, strided) channels, which costs 10x more.
+    # (possibly reversed, strided) channels, which costs far more.
     rgba = cv2.cvtColor(np.ascontiguousarray(image), to_rgba)
     ids = rgba.view('<u4')[..., 0]
     ids &= 0xFFFFFF

@@ -114,8 +114,8 @@ class PanopticFCNMetric(BaseMetric):
             or ``'pycocotools'``. Defaults to ``'hotcoco'``.
         cache_gt (bool): Keep each image's GT as RLE after its first
             evaluation from its PNG, so that later validations skip the
-            decoding (about 12 KB per COCO image, on the rank that saw
-            it). Defaults to True.
+            decoding (the RLEs of its segments, kept on the rank that
+            saw it). Defaults to True.
         threads (int): Threads encoding the predictions and the GT of the
             processed images in the background (numpy, OpenCV and the PNG
             decoding release the GIL), overlapping the model's forward.
