@@ -12,7 +12,7 @@ check_dependencies()
 _CHECKPOINT_MODULE = 'mmpfcn.utils.checkpoint'
 
 
-def _register_trusted_checkpoint_loaders() -> None:
+def _register_checkpoint_loaders() -> None:
     # importing the module registers the loaders; if it is being imported
     # right now (it imports mmengine's checkpoint module), it registers
     # them itself when it finishes
@@ -23,6 +23,6 @@ def _register_trusted_checkpoint_loaders() -> None:
 # as soon as mmengine's checkpoint module exists (importing mmpfcn itself
 # loads neither torch nor mmengine)
 when_imported('mmengine.runner.checkpoint',
-              _register_trusted_checkpoint_loaders)
+              _register_checkpoint_loaders)
 
 __all__ = ['__version__', 'version_info']

@@ -1,6 +1,6 @@
 """Run a callback when a module finishes importing, without importing it.
 
-``import mmpfcn`` must register the trusted checkpoint loaders with
+``import mmpfcn`` must register the safe checkpoint loaders with
 mmengine (see :mod:`mmpfcn.utils.checkpoint`), but must not import torch
 or mmengine itself: the PQ engine is also a stand-alone command that
 starts in a fraction of a second. The registration therefore happens the

@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 
 from mmpfcn.evaluation.metrics import DumpPanopticResults
 from mmpfcn.utils import (
+    CheckpointLoadError,
     ConfigKeyError,
     check_config,
     enable_tta,
@@ -24,7 +25,9 @@ from mmpfcn.utils import (
     keep_freed_memory,
     register_all_modules,
     setup_distributed,
+    trust_checkpoints,
 )
+from mmpfcn.utils.checkpoint_fit import CheckpointMismatchError
 
 
 def parse_args() -> argparse.Namespace:
@@ -68,6 +71,12 @@ def parse_args() -> argparse.Namespace:
         help='test-time augmentation: the config\'s tta_pipeline '
         '(flips, scales) and tta_model (merges the views)')
     parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints with full pickle, which runs any code they '
+        'hold (only for files you trust that a weights-only load refuses; '
+        'same as MMPFCN_TRUST_CHECKPOINTS=1)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -108,6 +117,8 @@ def main() -> None:
     # unchanged)
     keep_freed_memory()
     register_all_modules(init_default_scope=False)
+    if args.trust_checkpoint:
+        trust_checkpoints()
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -127,6 +138,11 @@ def main() -> None:
         cfg.work_dir = osp.join('./work_dirs',
                                 osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
+    # a checkpoint of another config is refused, its keys listed (mmengine
+    # would load what fits and evaluate the rest at random)
+    cfg.custom_hooks = list(cfg.get('custom_hooks', [])) + [
+        dict(type='CheckpointFitHook', checkpoint=args.checkpoint)
+    ]
     if args.log_interval is not None:
         cfg.default_hooks.logger.interval = args.log_interval
     if args.show or args.show_dir:
@@ -150,7 +166,10 @@ def main() -> None:
                              f'.pkl or .pickle, got {args.out!r}')
         runner.test_evaluator.metrics.append(
             DumpPanopticResults(out_file_path=args.out))
-    runner.test()
+    try:
+        runner.test()
+    except (CheckpointLoadError, CheckpointMismatchError) as error:
+        raise SystemExit(f'tools/test.py: error: {error}')
 
 
 if __name__ == '__main__':

@@ -19,12 +19,14 @@ from mmengine.runner import Runner
 
 from mmpfcn.engine import NoCheckpointError, find_resumable_checkpoint
 from mmpfcn.utils import (
+    CheckpointLoadError,
     ConfigKeyError,
     check_amp_device,
     check_config,
     exit_with_parent,
     register_all_modules,
     setup_distributed,
+    trust_checkpoints,
 )
 
 
@@ -49,6 +51,13 @@ def parse_args() -> argparse.Namespace:
         help='resume from the given checkpoint, or with no value from the '
         'latest checkpoint in the work dir')
     parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load checkpoints (--resume, load_from, pretrained weights) '
+        'with full pickle, which runs any code they hold (only for files you '
+        'trust that a weights-only load refuses; same as '
+        'MMPFCN_TRUST_CHECKPOINTS=1)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -71,6 +80,8 @@ def main() -> None:
     # no dataloader worker outlives this process, however it ends
     exit_with_parent()
     register_all_modules(init_default_scope=False)
+    if args.trust_checkpoint:
+        trust_checkpoints()
 
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
@@ -119,7 +130,7 @@ def main() -> None:
                 cfg.work_dir,
                 warn=lambda text: print_log(
                     text, logger='current', level=logging.WARNING))
-        except NoCheckpointError as error:
+        except (NoCheckpointError, CheckpointLoadError) as error:
             raise SystemExit(f'tools/train.py: error: {error}')
     elif args.resume is not None:
         cfg.resume = True
@@ -132,6 +143,9 @@ def main() -> None:
         runner = RUNNERS.build(cfg)
     try:
         runner.train()
+    except CheckpointLoadError as error:
+        # --resume PATH, load_from or a Pretrained init_cfg
+        raise SystemExit(f'tools/train.py: error: {error}')
     except BaseException as error:
         if not was_interrupted(error):
             raise

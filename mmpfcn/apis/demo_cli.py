@@ -7,6 +7,7 @@ import sys
 from contextlib import contextmanager
 from typing import Callable, Iterator, Optional, Type
 
+from ..utils.checkpoint import trust_checkpoints
 from ..utils.malloc import keep_freed_memory
 from .inference import CheckpointMismatchError
 from .outputs import check_writable_dir
@@ -55,8 +56,8 @@ def positive_int(text: str) -> int:
 def add_model_args(parser: argparse.ArgumentParser) -> None:
     """Add mmdet's model arguments: the positional ``model`` (after the
     demo's own positional input), ``--weights``, ``--device``,
-    ``--batch-size``, ``--pred-score-thr``, ``--palette``, and
-    ``--categories``."""
+    ``--batch-size``, ``--pred-score-thr``, ``--palette``,
+    ``--categories`` and ``--trust-checkpoint``."""
     parser.add_argument(
         'model', help='config file, or a model name of model-index.yml')
     parser.add_argument(
@@ -76,6 +77,11 @@ def add_model_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--categories',
                         help='COCO categories JSON giving the category ids '
                         'of the class names (default: label + 1)')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true',
+        help='load the weights with full pickle, which runs any code they '
+        'hold (only for a file you trust that a weights-only load refuses; '
+        'same as MMPFCN_TRUST_CHECKPOINTS=1)')
 
 
 def build_inferencer(args: argparse.Namespace,
@@ -86,9 +92,12 @@ def build_inferencer(args: argparse.Namespace,
         DemoError: A missing file, a model that is neither a config nor
             a model name, a checkpoint that does not fit the config (its
             missing and unexpected keys listed), a categories file without
-            one of the model's classes, or a palette with too few colours.
+            one of the model's classes, a palette with too few colours, or
+            a checkpoint that is corrupt or refused (it names code to run).
     """
     keep_freed_memory()  # faster CPU inference, same results
+    if getattr(args, 'trust_checkpoint', False):
+        trust_checkpoints()
     with reported(CheckpointMismatchError, FileNotFoundError, ValueError):
         return PanopticFCNInferencer(
             args.model, args.weights, device=args.device,

@@ -24,6 +24,12 @@ from mmengine.runner.checkpoint import _load_checkpoint
 
 from mmpfcn.registry import DATASETS, MODELS, TRANSFORMS
 from mmpfcn.utils import register_all_modules
+from mmpfcn.utils.checkpoint_fit import (
+    CheckpointMismatchError,
+    checkpoint_mismatches,
+    mismatch_message,
+    model_state_of,
+)
 
 from .inputs import UnreadableImageError, read_image
 
@@ -34,14 +40,6 @@ ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'LoadPanopticAnnotations',
 LOAD_TRANSFORMS = ('LoadImageFromFile', 'LoadImageFromNDArray')
 # reading options of LoadImageFromFile that read_image honours
 READ_ARGS = ('color_type', 'imdecode_backend', 'to_float32')
-# how many key names an error lists before summarising
-MAX_KEYS_LISTED = 30
-
-
-class CheckpointMismatchError(ValueError):
-    """A checkpoint whose parameters do not fit the model of the config."""
-
-
 def _type_name(transform: dict) -> str:
     """Class name of a transform config (without its ``scope.`` prefix)."""
     kind = transform['type']
@@ -128,12 +126,6 @@ def dataset_meta_of(cfg: Config, checkpoint_meta: Optional[dict],
                 palette=palette[:num_things + num_stuff])
 
 
-def _list_keys(keys: List[str]) -> str:
-    shown = ', '.join(keys[:MAX_KEYS_LISTED])
-    more = len(keys) - MAX_KEYS_LISTED
-    return shown + (f', ... ({more} more)' if more > 0 else '')
-
-
 def load_model_weights(model: torch.nn.Module,
                        checkpoint: str,
                        strict: bool = True) -> dict:
@@ -155,38 +147,21 @@ def load_model_weights(model: torch.nn.Module,
     Raises:
         CheckpointMismatchError: Listing the missing and unexpected keys
             and the keys whose shapes differ.
+        CheckpointLoadError: The file is corrupt, or refused
+            (:class:`~mmpfcn.utils.UntrustedCheckpointError`).
     """
     ckpt = _load_checkpoint(checkpoint, map_location='cpu')
     if not isinstance(ckpt, dict):
         raise CheckpointMismatchError(
             f'checkpoint {checkpoint!r} does not hold a state dict')
-    state = ckpt.get('state_dict', ckpt)
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v
-             for k, v in state.items()}
-    own = model.state_dict()
-    missing = sorted(k for k in own if k not in state
-                     and not k.endswith('num_batches_tracked'))
-    unexpected = sorted(k for k in state if k not in own)
-    shapes = sorted(
-        f'{k} {tuple(v.shape)} in checkpoint vs {tuple(own[k].shape)}'
-        for k, v in state.items()
-        if k in own and hasattr(v, 'shape') and v.shape != own[k].shape)
-    problems = []
-    if missing:
-        problems.append(f'missing keys ({len(missing)}): '
-                        f'{_list_keys(missing)}')
-    if unexpected:
-        problems.append(f'unexpected keys ({len(unexpected)}): '
-                        f'{_list_keys(unexpected)}')
-    if shapes:
-        problems.append(f'shape mismatches ({len(shapes)}): '
-                        f'{_list_keys(shapes)}')
-    if problems:
-        message = (f'checkpoint {checkpoint!r} does not fit the model of '
-                   'the config:\n  ' + '\n  '.join(problems))
-        if strict or shapes:
+    state = model_state_of(ckpt)
+    mismatches = checkpoint_mismatches(model, state)
+    message = mismatch_message(checkpoint, mismatches)
+    if message:
+        if strict or mismatches['shapes']:
             raise CheckpointMismatchError(message)
         warnings.warn(message + '\n(strict=False: loaded the matching keys)')
+    own = model.state_dict()
     model.load_state_dict(
         {k: v for k, v in state.items() if k in own}, strict=False)
     return ckpt.get('meta') or {}

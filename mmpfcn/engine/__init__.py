@@ -1,3 +1,4 @@
+from .checkpoint_fit_hook import CheckpointFitHook
 from .checkpoint_hook import AtomicCheckpointHook
 from .optimize_hook import OptimizeForInferenceHook
 from .resume import NoCheckpointError, find_resumable_checkpoint
@@ -5,7 +6,7 @@ from .visualization_hook import PanopticVisualizationHook
 from .warmup_poly_lr import WarmupPolyLR, warmup_poly_factor
 
 __all__ = [
-    'AtomicCheckpointHook', 'NoCheckpointError', 'OptimizeForInferenceHook',
-    'PanopticVisualizationHook', 'WarmupPolyLR', 'find_resumable_checkpoint',
-    'warmup_poly_factor'
+    'AtomicCheckpointHook', 'CheckpointFitHook', 'NoCheckpointError',
+    'OptimizeForInferenceHook', 'PanopticVisualizationHook', 'WarmupPolyLR',
+    'find_resumable_checkpoint', 'warmup_poly_factor'
 ]

@@ -7,6 +7,8 @@ from typing import Callable, List, Optional
 
 from mmengine.runner.checkpoint import _load_checkpoint
 
+from mmpfcn.utils.checkpoint import UntrustedCheckpointError
+
 # the names CheckpointHook gives (filename_tmpl 'iter_{}.pth' / 'epoch_{}')
 CHECKPOINT_NAME = re.compile(r'^(iter|epoch)_\d+\.pth$')
 
@@ -55,6 +57,8 @@ def find_resumable_checkpoint(
     Raises:
         NoCheckpointError: Naming the work dir (and the broken checkpoints
             skipped) when none loads.
+        UntrustedCheckpointError: A checkpoint that a weights-only load
+            refuses (not skipped: a planted file is not an older state).
     """
     skipped = []
     for path in resume_candidates(work_dir):
@@ -76,6 +80,8 @@ def _load_error(path: str) -> Optional[str]:
         return 'file not found'
     try:
         checkpoint = _load_checkpoint(path, map_location='cpu')
+    except UntrustedCheckpointError:
+        raise
     except Exception as err:  # any failure means: do not resume from it
         # the first sentence: torch appends paragraphs of advice
         first = (str(err).strip().splitlines() or [''])[0].split('. ')[0]

@@ -1,6 +1,11 @@
 from .checkpoint import (
-                         load_trusted_checkpoint,
-                         register_trusted_checkpoint_loaders,
+    CheckpointLoadError,
+    UntrustedCheckpointError,
+    load_checkpoint_file,
+    register_checkpoint_loaders,
+    safe_pickle_load,
+    safe_torch_load,
+    trust_checkpoints,
 )
 from .config_check import ConfigKeyError, check_config
 from .distributed import check_amp_device, setup_distributed
@@ -10,8 +15,9 @@ from .setup_env import register_all_modules
 from .tta_config import enable_tta
 
 __all__ = [
-    'ConfigKeyError', 'check_amp_device', 'check_config', 'enable_tta',
-    'exit_with_parent', 'keep_freed_memory', 'load_trusted_checkpoint',
-    'register_trusted_checkpoint_loaders', 'register_all_modules',
-    'setup_distributed'
+    'CheckpointLoadError', 'ConfigKeyError', 'UntrustedCheckpointError',
+    'check_amp_device', 'check_config', 'enable_tta', 'exit_with_parent',
+    'keep_freed_memory', 'load_checkpoint_file', 'register_all_modules',
+    'register_checkpoint_loaders', 'safe_pickle_load', 'safe_torch_load',
+    'setup_distributed', 'trust_checkpoints'
 ]

@@ -7,7 +7,7 @@ from mmengine.runner import Runner, load_checkpoint
 from torch.utils.data import Dataset
 
 import mmpfcn  # noqa: F401  (registers the trusted loaders)
-from mmpfcn.utils import load_trusted_checkpoint
+from mmpfcn.utils import load_checkpoint_file
 
 
 class ToyModel(BaseModel):
@@ -61,7 +61,7 @@ def test_checkpoint_holds_non_tensor_objects_and_loads(tmp_path):
     # the message hub and numpy RNG state are why weights_only=True fails
     with np.testing.assert_raises(Exception):
         torch.load(ckpt_file, weights_only=True)
-    ckpt = load_trusted_checkpoint(str(ckpt_file))
+    ckpt = load_checkpoint_file(str(ckpt_file))
     assert ckpt['meta']['iter'] == 2
     model = ToyModel()
     load_checkpoint(model, str(ckpt_file))

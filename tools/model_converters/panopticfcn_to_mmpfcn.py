@@ -2,10 +2,14 @@
 project's model zoo) to mmpfcn's parameter names.
 
 ``python tools/model_converters/panopticfcn_to_mmpfcn.py SRC DST [--dcn]
-[--star]``
+[--star] [--trust-checkpoint]``
 
 SRC is a detectron2 checkpoint (a ``.pth`` with a ``model`` key, or a
-detectron2 ``.pkl`` of numpy arrays) or a plain state dict. ``--dcn``
+detectron2 ``.pkl`` of numpy arrays) or a plain state dict, read without
+running code (weights-only / numpy arrays only; ``--trust-checkpoint``
+loads a trusted file with full pickle); a truncated or random file, one
+that names code to run, or an already converted one is refused in one
+line. ``--dcn``
 states that the position head has DCNv2 convs (every released model);
 ``--star`` that the feature encoder has them too (the Star models). The
 tool refuses, listing the keys, when SRC holds a key outside that layout
@@ -17,12 +21,19 @@ matching config.
 """
 import argparse
 import itertools
-import pickle
+import os.path as osp
 import re
 from typing import Callable, Dict, List, Set, Tuple, Union
 
 import numpy as np
 import torch
+
+from mmpfcn.utils.checkpoint import (
+    CheckpointLoadError,
+    safe_pickle_load,
+    safe_torch_load,
+    trust_checkpoints,
+)
 
 # blocks per ResNet-50 stage res2..res5 (every reference config is R50)
 RESNET50_BLOCKS = (3, 4, 6, 3)
@@ -31,6 +42,8 @@ RESNET50_BLOCKS = (3, 4, 6, 3)
 SEMANTIC_FPN_CONVS = {2: 1, 3: 1, 4: 2, 5: 3}
 NUM_HEAD_CONVS = 3
 FROZEN_BN = ('weight', 'bias', 'running_mean', 'running_var')
+# the first names of an mmpfcn state dict that the reference's lack
+MMPFCN_PREFIXES = ('panoptic_head.', 'neck.lateral_convs.')
 
 Rule = Tuple[str, Union[str, Callable[[re.Match], str]]]
 
@@ -239,7 +252,10 @@ def convert_state_dict(state_dict: Dict[str, torch.Tensor],
 
 
 def load_reference(path: str) -> Dict[str, torch.Tensor]:
-    """The state dict of a reference checkpoint file.
+    """The state dict of a reference checkpoint file, loaded without
+    running code: a ``.pkl`` restores numpy arrays only, a ``.pth`` is
+    loaded weights-only (:mod:`mmpfcn.utils.checkpoint`; ``--trust-checkpoint``
+    opts in to full pickle).
 
     Args:
         path (str): A detectron2 ``.pth`` / ``.pkl`` checkpoint (weights
@@ -250,14 +266,25 @@ def load_reference(path: str) -> Dict[str, torch.Tensor]:
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: The file holds no state dict.
+        CheckpointLoadError: The file is truncated, not a checkpoint, or
+            refused (it names code to run).
+        ValueError: The file holds no state dict, or is already an mmpfcn
+            checkpoint.
     """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{path} can not be found')
     if path.endswith('.pkl'):
-        with open(path, 'rb') as f:
-            checkpoint = pickle.load(f, encoding='latin1')
+        checkpoint = safe_pickle_load(path)
     else:
-        # a checkpoint the user chose to convert, pickled by detectron2
-        checkpoint = torch.load(path, map_location='cpu', weights_only=False)
+        checkpoint = safe_torch_load(path, map_location='cpu')
+    if isinstance(checkpoint, dict) and isinstance(
+            checkpoint.get('state_dict'), dict) and any(
+                k.startswith(MMPFCN_PREFIXES)
+                for k in checkpoint['state_dict']):
+        raise ValueError(
+            f'{path} is already an mmpfcn checkpoint (state_dict with '
+            f'{", ".join(MMPFCN_PREFIXES)} keys): nothing to convert, load '
+            'it directly (tools/test.py, init_model)')
     if isinstance(checkpoint, dict) and isinstance(
             checkpoint.get('model'), dict):
         checkpoint = checkpoint['model']
@@ -281,11 +308,18 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
     parser.add_argument(
         '--star', action='store_true',
         help='the feature encoder has DCNv2 convs (the Star models)')
+    parser.add_argument(
+        '--trust-checkpoint', action='store_true',
+        help='load SRC with full pickle, which runs any code it holds (only '
+        'for a file you trust that the safe load refuses; same as '
+        'MMPFCN_TRUST_CHECKPOINTS=1)')
     return parser.parse_args(argv)
 
 
 def main(argv: List[str] = None) -> None:
     args = parse_args(argv)
+    if args.trust_checkpoint:
+        trust_checkpoints()
     state_dict = convert_state_dict(
         load_reference(args.src), dcn=args.dcn, star=args.star)
     meta = dict(
@@ -298,5 +332,6 @@ def main(argv: List[str] = None) -> None:
 if __name__ == '__main__':
     try:
         main()
-    except (LayoutError, ValueError, FileNotFoundError) as err:
+    except (LayoutError, CheckpointLoadError, ValueError,
+            FileNotFoundError) as err:
         raise SystemExit(f'error: {err}') from None

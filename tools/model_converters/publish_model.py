@@ -18,7 +18,7 @@ from typing import List, Optional, Sequence
 
 import torch
 
-from mmpfcn.utils.checkpoint import load_trusted_checkpoint
+from mmpfcn.utils.checkpoint import load_checkpoint_file
 
 HASH_DIGITS = 8
 
@@ -62,7 +62,7 @@ def publish(in_file: str, out_file: str,
         ValueError: A file without ``state_dict``, or ``out_file`` equal
             to ``in_file``.
     """
-    checkpoint = load_trusted_checkpoint(in_file, map_location='cpu')
+    checkpoint = load_checkpoint_file(in_file, map_location='cpu')
     if not isinstance(checkpoint, dict) or 'state_dict' not in checkpoint:
         raise ValueError(f'{in_file}: expected an mmengine checkpoint with a '
                          '"state_dict"')
