@@ -55,3 +55,41 @@ def test_test_tool_prints_progress_and_the_pq_table(synthetic_dataset_dir,
     assert 'Mask AP:' in out
     for key in ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'):
         assert f'coco_panoptic/{key}: ' in out, key
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_config(
+        synthetic_dataset_dir, tmp_path):
+    # ResNet-34 weights into the ResNet-18 config: mmengine would load the
+    # keys that fit, evaluate the rest at random and exit 0
+    register_all_modules(init_default_scope=False)
+    cfg = Config.fromfile(CONFIG)
+    cfg.model.backbone.depth = 34
+    with DefaultScope.overwrite_default_scope('mmpfcn'):
+        model = MODELS.build(cfg.model)
+    state = model.state_dict()
+    state['panoptic_head.thing_generator.embed_extractor.bias'] = \
+        torch.zeros(3)
+    checkpoint = str(tmp_path / 'r34.pth')
+    torch.save(dict(state_dict=state, meta={}), checkpoint)
+
+    root = synthetic_dataset_dir
+    proc = subprocess.run(
+        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
+         checkpoint, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
+         f'test_dataloader.dataset.data_root={root}/',
+         'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False',
+         f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
+         f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+    assert proc.returncode != 0
+    out = proc.stderr
+    assert 'Traceback' not in out, out[-3000:]
+    assert f"tools/test.py: error: checkpoint '{checkpoint}' does not fit " \
+        'the model of the config:' in out
+    assert 'unexpected keys (' in out and 'backbone.layer1.2.conv1.weight' \
+        in out
+    assert 'shape mismatches (1): panoptic_head.thing_generator.' \
+        'embed_extractor.bias (3,) in checkpoint vs (64,)' in out
+    assert 'Iter(test)' not in proc.stdout + out  # nothing evaluated
