@@ -85,11 +85,22 @@ def read_image(path: str,
     try:
         with open(path, 'rb') as f:
             content = f.read()
-        img = mmcv.imfrombytes(
-            content, flag=color_type, backend=imdecode_backend)
-    except (OSError, ValueError, TypeError) as err:
+    except OSError as err:
         raise UnreadableImageError(f'cannot read image {path!r}: {err}') \
             from err
+    if not content:
+        raise UnreadableImageError(f'cannot decode image {path!r} (empty '
+                                   'file)')
+    try:
+        img = mmcv.imfrombytes(
+            content, flag=color_type, backend=imdecode_backend)
+    except MemoryError:
+        raise  # a huge image is not a corrupt one
+    except Exception as err:  # cv2.error, PIL's, turbojpeg's: all corrupt
+        first = (str(err).strip().splitlines() or [''])[0]
+        raise UnreadableImageError(
+            f'cannot decode image {path!r} (not an image, or corrupt: '
+            f'{type(err).__name__}: {first[:200]})') from err
     if img is None or img.size == 0:
         raise UnreadableImageError(
             f'cannot decode image {path!r} (not an image, or corrupt)')

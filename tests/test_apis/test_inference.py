@@ -16,6 +16,7 @@ from mmpfcn.apis import (
     inference_model,
     init_model,
     list_images,
+    read_image,
 )
 from mmpfcn.registry import MODELS
 from mmpfcn.utils import register_all_modules
@@ -119,6 +120,19 @@ def test_unreadable_image_is_named_and_skipped(model, tmp_path):
         inference_model(model, str(bad))
     with pytest.raises(UnreadableImageError, match='shape'):
         inference_model(model, np.zeros((4, 4), np.uint8))
+
+
+def test_zero_byte_image_is_named_and_skipped(model, tmp_path):
+    empty = tmp_path / 'empty.png'
+    empty.write_bytes(b'')
+    good = osp.join(IMAGES, '000000142238.jpg')
+    with pytest.warns(UserWarning, match=r"empty.png' \(empty file\); "
+                      'skipped'):
+        results = inference_model(model, [str(empty), good])
+    assert [s.metainfo['img_id'] for s in results] == [1]
+    for backend in ('cv2', 'pillow'):
+        with pytest.raises(UnreadableImageError, match='empty.png'):
+            read_image(str(empty), imdecode_backend=backend)
 
 
 def test_checkpoint_mismatch_lists_keys(tmp_path):

@@ -89,6 +89,27 @@ def test_image_demo_writes_overlay_png_and_json(setup, tmp_path, capsys):
             assert ('score' in seg) == bool(seg['isthing'])
 
 
+def test_image_demo_skips_zero_byte_and_truncated_images(setup, tmp_path,
+                                                         capsys):
+    config, checkpoint = setup
+    good = osp.join(IMAGES, '000000142238.jpg')
+    empty, cut = tmp_path / 'empty.jpg', tmp_path / 'cut.png'
+    empty.write_bytes(b'')
+    with open(good, 'rb') as f:
+        cut.write_bytes(f.read()[:300])
+    code = load_demo('image_demo').main(
+        [str(empty), good, str(cut), config, '--weights', checkpoint,
+         '--out-dir', str(tmp_path / 'out')])
+    assert code == 0
+    captured = capsys.readouterr()
+    assert f"image_demo: warning: cannot decode image '{empty}' (empty " \
+        'file); skipped' in captured.err
+    assert f"image_demo: warning: cannot decode image '{cut}'" in \
+        captured.err
+    assert '1 image(s) written' in captured.out
+    assert '2 unreadable skipped' in captured.out
+
+
 def test_image_demo_refuses_unwritable_output_before_inference(
         setup, tmp_path, capsys, monkeypatch):
     config, checkpoint = setup
