@@ -1,12 +1,16 @@
 """Config typos caught before the runner starts, named by their key.
 
-Two checks run in ``tools/train.py`` / ``tools/test.py`` right after the
+Three checks run in ``tools/train.py`` / ``tools/test.py`` right after the
 command-line overrides are merged, before any process group, dataset or
 checkpoint is touched:
 
 - every ``type`` name in the config must be registered (in mmpfcn's, mmdet's
   or mmengine's registries), e.g. ``model.backbone.type='ResNett'`` fails
   with that key;
+- every key of the dicts the runner consumes must be taken by what
+  consumes it (:mod:`mmpfcn.utils.config_keys`: derived from the classes'
+  and functions' signatures and sources), e.g. ``optimizer.lrr`` fails
+  with ``did you mean 'lr'?``;
 - the model is built once on the CPU; an argument its class does not take
   (``--cfg-options model.nonexistent=1``) fails with the key that holds it.
 """
@@ -16,9 +20,13 @@ from typing import Any, Iterator, List, Tuple
 from mmengine.config import Config
 from mmengine.registry import DefaultScope, Registry
 
-# keys whose ``type`` picks a mode of the owner rather than a registered
-# class (``OptimWrapper(clip_grad=dict(type='value', ...))``)
-MODE_TYPE_KEYS = ('clip_grad', )
+from .config_keys import (
+    MODE_TYPE_KEYS,
+    _registered,
+    accepted_arguments,
+    did_you_mean,
+    find_unknown_keys,
+)
 
 # "KernelGenerator.__init__() got an unexpected keyword argument 'foo'"
 _UNEXPECTED_ARG = re.compile(r"(?:(?P<cls>\w+)\.__init__\(\) )?got an "
@@ -124,14 +132,19 @@ def check_model_arguments(cfg: Config) -> None:
             _keys_holding(model_cfg, arg, '', 'model')
         if not keys:
             raise
+        accepted = set()
+        for obj in _registered(cls, _all_registries()) if cls else ():
+            accepted |= accepted_arguments(obj) or set()
+        hint = did_you_mean(arg, accepted) or \
+            ' (a typo, or an option of another class?)'
         raise ConfigKeyError(
             f'config key `{keys[0]}`: {cls or "the model"} takes no argument '
-            f'{arg!r} (a typo, or an option of another class?)') from error
+            f'{arg!r}{hint}') from error
 
 
 def check_config(cfg: Config, build_model: bool = True) -> None:
-    """Unknown type names anywhere, then (optionally) unknown model
-    arguments; all before any data is read.
+    """Unknown type names anywhere and unknown keys outside the model, then
+    (optionally) unknown model arguments; all before any data is read.
 
     Args:
         cfg (Config): A loaded config (overrides merged).
@@ -139,10 +152,12 @@ def check_config(cfg: Config, build_model: bool = True) -> None:
             Defaults to True.
 
     Raises:
-        ConfigKeyError: Naming every unknown type's key, or the key of an
+        ConfigKeyError: Naming every unknown type's key and every unknown
+            key (with the accepted key it is closest to), or the key of an
             unknown model argument.
     """
     errors = find_unknown_types(cfg)
+    errors += find_unknown_keys(cfg.to_dict(), _all_registries())
     if errors:
         raise ConfigKeyError('; '.join(errors))
     if build_model and 'model' in cfg:
