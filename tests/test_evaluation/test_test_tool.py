@@ -93,3 +93,20 @@ def test_test_tool_refuses_a_checkpoint_of_another_config(
     assert 'shape mismatches (1): panoptic_head.thing_generator.' \
         'embed_extractor.bias (3,) in checkpoint vs (64,)' in out
     assert 'Iter(test)' not in proc.stdout + out  # nothing evaluated
+
+
+def test_test_tool_names_a_config_typo_before_reading_data(tmp_path):
+    proc = subprocess.run(
+        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
+         str(tmp_path / 'no_checkpoint.pth'), '--work-dir',
+         str(tmp_path / 'work'), '--cfg-options',
+         'test_dataloader.batch_szie=1',
+         f'test_dataloader.dataset.data_root={tmp_path}/no_data/'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+    assert proc.returncode != 0
+    assert proc.stderr.strip().splitlines()[-1] == (
+        'tools/test.py: error: config key `test_dataloader.batch_szie`: '
+        "`test_dataloader` takes no key 'batch_szie'; did you mean "
+        "'batch_size'?")
+    assert 'Traceback' not in proc.stderr and 'no_data' not in proc.stderr
