@@ -376,7 +376,8 @@ def test_bad_png_input_names_the_image(small_split, engine, corrupt, error,
 def test_check_pixels_catches_ground_truth_inconsistencies(small_split):
     gt, pred, gt_dir, pred_dir, pairs = small_split
     gt[1]['segments_info'][0]['area'] += 1
-    # The engines trust the JSON area, so only the pixel check sees this.
+    # PQ counts the pixels (a wrong JSON area is harmless); only the pixel
+    # check reports the disagreement.
     with pytest.raises(PanopticFormatError, match=r'ground truth of image 1 '
                        r'\(000001.png\): `area` of segments \[\d+\]'):
         evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir,

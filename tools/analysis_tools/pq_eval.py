@@ -13,6 +13,7 @@ import sys
 
 from mmpfcn.evaluation.functional import (
     ENGINES,
+    PanopticConsistencyError,
     PanopticFormatError,
     evaluate_panoptic,
     print_panoptic_table,
@@ -38,16 +39,30 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--classwise', action='store_true',
                         help='also print PQ/SQ/RQ per category')
     parser.add_argument('--check-pixels', action='store_true',
-                        help='decode every PNG and check its segment ids '
-                        'and the ground-truth areas against the JSON')
+                        help='also decode every PNG and check its segment '
+                        'ids against the JSON (both sides) and the JSON '
+                        'areas of the ground truth against its pixels '
+                        '(PQ uses the pixel counts either way)')
     return parser.parse_args(argv)
 
 
 def load_panoptic_json(path: str, need_categories: bool) -> dict:
-    """A COCO panoptic JSON with its ``annotations`` (and ``categories``)."""
-    with open(path) as f:
-        data = json.load(f)
-    for key in ('annotations', 'categories')[:1 + need_categories]:
+    """A COCO panoptic JSON with its ``annotations`` (and ``categories``).
+
+    Raises:
+        PanopticFormatError: a file that is not JSON, or lacks the lists,
+            naming the file and what was expected.
+    """
+    keys = ('annotations', 'categories')[:1 + need_categories]
+    try:
+        with open(path, encoding='utf-8') as f:
+            data = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise PanopticFormatError(
+            f'{path}: not a JSON file ({err}); expected a COCO panoptic '
+            'JSON with ' + ' and '.join(f'`{key}`' for key in keys) +
+            ' lists') from err
+    for key in keys:
         if not isinstance(data, dict) or not isinstance(data.get(key), list):
             raise PanopticFormatError(f'{path}: expected a COCO panoptic '
                                       f'JSON with a `{key}` list')
@@ -74,10 +89,13 @@ def evaluate_files(gt_json: str,
             raise FileNotFoundError(f'PNG folder {folder} does not exist')
     gt = load_panoptic_json(gt_json, need_categories=True)
     pred = load_panoptic_json(pred_json, need_categories=False)
+    images = gt.get('images')
     results = evaluate_panoptic(gt['annotations'], pred['annotations'],
                                 gt['categories'], gt_dir, pred_dir,
                                 engine=engine, nproc=nproc,
-                                check_pixels=check_pixels)
+                                check_pixels=check_pixels,
+                                images=images if isinstance(images, list)
+                                else None)
     return results, gt['categories']
 
 
@@ -105,17 +123,18 @@ def main(argv: list[str] | None = None) -> int:
         results, categories = evaluate_files(
             args.gt_json, args.gt_dir, args.pred_json, args.pred_dir,
             args.engine, args.nproc, args.check_pixels)
-    except (PanopticFormatError, FileNotFoundError,
-            json.JSONDecodeError) as err:
+        names = {cat['id']: cat.get('name', str(cat['id']))
+                 for cat in categories}
+        print(print_panoptic_table(results, classwise=args.classwise,
+                                   category_names=names))
+        if args.out:
+            with open(args.out, 'w') as f:
+                json.dump(to_metrics(results, categories), f, indent=2)
+            print(f'metrics written to {args.out}')
+    except (PanopticFormatError, PanopticConsistencyError, OSError) as err:
+        # One line: what is wrong and with which file (no traceback).
         print(f'pq_eval: error: {err}', file=sys.stderr)
         return 1
-    names = {cat['id']: cat.get('name', str(cat['id'])) for cat in categories}
-    print(print_panoptic_table(results, classwise=args.classwise,
-                               category_names=names))
-    if args.out:
-        with open(args.out, 'w') as f:
-            json.dump(to_metrics(results, categories), f, indent=2)
-        print(f'metrics written to {args.out}')
     return 0
 
 

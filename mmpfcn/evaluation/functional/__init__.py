@@ -1,5 +1,5 @@
 """Pure evaluation functions (no runner imports)."""
-from .panoptic_checks import PanopticFormatError
+from .panoptic_checks import PanopticConsistencyError, PanopticFormatError
 from .panoptic_io import (
     bgr2id,
     decode_segments,
@@ -12,7 +12,8 @@ from .panoptic_io import (
 from .pq import ENGINES, evaluate_panoptic, print_panoptic_table, summarize_pq
 
 __all__ = [
-    'ENGINES', 'PanopticFormatError', 'bgr2id', 'decode_segments',
-    'encode_segments', 'evaluate_panoptic', 'id2rgb', 'print_panoptic_table',
-    'read_panoptic_png', 'rgb2id', 'summarize_pq', 'write_panoptic_png'
+    'ENGINES', 'PanopticConsistencyError', 'PanopticFormatError', 'bgr2id',
+    'decode_segments', 'encode_segments', 'evaluate_panoptic', 'id2rgb',
+    'print_panoptic_table', 'read_panoptic_png', 'rgb2id', 'summarize_pq',
+    'write_panoptic_png'
 ]

@@ -6,10 +6,12 @@ it does not know, a ground-truth category missing from the list); hotcoco
 catches more but not all. Every check here names the image (id and file),
 the side (ground truth / prediction) and what was expected.
 
-The cheap checks (JSON fields, PNG headers, RLE sizes) run before any
-engine sees the data. The pixel check decodes every PNG, which costs more
-than the hotcoco evaluation itself, so it runs on request, or after an
-engine rejected a PNG, to name the image and the segment ids.
+The cheap checks (JSON fields, PNG headers: present, 8-bit RGB, one size
+per image; RLE sizes) run before any engine sees the data. The pixel check
+decodes every PNG, which costs more than the hotcoco evaluation itself, so
+it runs on request, or after an engine rejected a PNG, to name the image
+and the segment ids. Wrong ground-truth ``area`` fields need no check to
+be harmless: the engine counts the pixels instead (see ``pq.py``).
 """
 import os.path as osp
 from concurrent.futures import ThreadPoolExecutor
@@ -19,7 +21,12 @@ import numpy as np
 import pycocotools.mask as mask_util
 from PIL import Image
 
-from .panoptic_io import MAX_SEGMENT_ID, read_panoptic_png
+from .panoptic_io import (
+    MAX_SEGMENT_ID,
+    png_mode_error,
+    read_panoptic_png,
+    segment_areas,
+)
 
 SIDES = {'gt': 'ground truth', 'pred': 'prediction'}
 _REQUIRED_KEYS = {
@@ -33,6 +40,11 @@ _REQUIRED_KEYS = {
 
 class PanopticFormatError(ValueError):
     """Panoptic annotations or predictions that cannot be scored."""
+
+
+class PanopticConsistencyError(RuntimeError):
+    """Scores that no valid input can give (PQ, SQ or RQ outside
+    [0, 1]): an engine or a trusted caller handed over wrong counts."""
 
 
 def describe(ann: dict, side: str) -> str:
@@ -177,14 +189,47 @@ def png_path(folder: str, ann: dict, side: str) -> str:
     return path
 
 
+def image_sizes(images: Sequence[dict] | None) -> dict:
+    """``{image_id: (h, w)}`` of the COCO ``images`` entries that give
+    ``height`` and ``width`` (empty for None)."""
+    return {image['id']: (image['height'], image['width'])
+            for image in images or ()
+            if isinstance(image, dict) and
+            {'id', 'height', 'width'} <= image.keys()}
+
+
 def check_png_sizes(gt_ann: dict, pred_ann: dict, gt_folder: str,
-                    pred_folder: str) -> None:
-    """Both PNGs exist and have one size (reads the headers only)."""
+                    pred_folder: str,
+                    image_size: tuple[int, int] | None = None) -> None:
+    """Both PNGs exist, are 8-bit RGB and have one size, that of the
+    image entry if given (reads the headers only).
+
+    Args:
+        gt_ann (dict): ground-truth annotation of one image.
+        pred_ann (dict): its prediction.
+        gt_folder (str): folder of the ground-truth PNGs.
+        pred_folder (str): folder of the predicted PNGs.
+        image_size (tuple[int, int], optional): ``(h, w)`` of the image
+            in the ground truth's ``images`` list.
+    """
     sizes = []
     for ann, folder, side in ((gt_ann, gt_folder, 'gt'),
                               (pred_ann, pred_folder, 'pred')):
-        with Image.open(png_path(folder, ann, side)) as img:
-            sizes.append(img.size[::-1])
+        path = png_path(folder, ann, side)
+        try:
+            with Image.open(path) as img:
+                error = png_mode_error(path, img.mode, img.size)
+                sizes.append(img.size[::-1])
+        except OSError as err:  # not an image (PIL names the file)
+            raise PanopticFormatError(
+                f'{describe(ann, side)}: {err}; expected a COCO panoptic '
+                'PNG') from err
+        if error:
+            raise PanopticFormatError(f'{describe(ann, side)}: {error}')
+    if image_size is not None and sizes[0] != tuple(image_size):
+        raise PanopticFormatError(
+            f'{describe(gt_ann, "gt")}: PNG size (h, w) {sizes[0]} differs '
+            f'from the image entry (height, width) {tuple(image_size)}')
     if sizes[0] != sizes[1]:
         raise PanopticFormatError(
             f'{describe(pred_ann, "pred")}: size (h, w) {sizes[1]} differs '
@@ -235,8 +280,14 @@ def _check_png_pixels(gt_ann: dict, pred_ann: dict, gt_folder: str,
     """Segment ids of the PNGs against ``segments_info`` (one image)."""
     for ann, folder, side in ((gt_ann, gt_folder, 'gt'),
                               (pred_ann, pred_folder, 'pred')):
-        id_map = read_panoptic_png(png_path(folder, ann, side))
-        png_ids, png_areas = np.unique(id_map, return_counts=True)
+        try:
+            id_map = read_panoptic_png(png_path(folder, ann, side))
+        except (OSError, ValueError) as err:
+            if isinstance(err, FileNotFoundError):
+                raise
+            raise PanopticFormatError(f'{describe(ann, side)}: {err}') \
+                from err
+        png_ids, png_areas = segment_areas(id_map)
         keep = png_ids != 0  # void
         png_ids, png_areas = png_ids[keep], png_areas[keep]
         json_ids = np.array([seg['id'] for seg in ann['segments_info']],
@@ -258,7 +309,7 @@ def _check_png_pixels(gt_ann: dict, pred_ann: dict, gt_folder: str,
                 raise PanopticFormatError(
                     f'{describe(ann, side)}: `area` of segments '
                     f'{json_ids[order][wrong].tolist()} differs from their '
-                    'pixel count in the PNG (PQ uses the JSON area)')
+                    'pixel count in the PNG (PQ uses the pixel count)')
 
 
 def check_png_pixels(pairs: Sequence[tuple[dict, dict]], gt_folder: str,

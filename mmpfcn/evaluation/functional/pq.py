@@ -25,15 +25,24 @@ import numpy as np
 
 from .engines import hotcoco_or, print_log
 from .panoptic_checks import (
+    PanopticConsistencyError,
     PanopticFormatError,
     check_categories,
     check_png_pixels,
     check_png_sizes,
     check_segments,
+    describe,
+    image_sizes,
     match_images,
+    png_path,
     rle_size,
 )
-from .panoptic_io import decode_segments, write_panoptic_png
+from .panoptic_io import (
+    decode_segments,
+    read_panoptic_png,
+    segment_areas,
+    write_panoptic_png,
+)
 
 ENGINES = ('hotcoco', 'panopticapi')
 GROUPS = (('All', None), ('Things', 1), ('Stuff', 0))
@@ -47,7 +56,8 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
                       engine: str = 'hotcoco',
                       nproc: int = 1,
                       check_pixels: bool = False,
-                      trusted: bool = False) -> dict:
+                      trusted: bool = False,
+                      images: Sequence[dict] | None = None) -> dict:
     """Score panoptic predictions against ground truth.
 
     Two input forms. With ``gt_folder`` and ``pred_folder``, segments are
@@ -55,6 +65,14 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
     annotation's ``file_name``. With both folders None, every segment
     carries its mask as an RLE ``segmentation`` (pycocotools' dict with
     ``size`` [h, w] and ``counts``) and no file is read.
+
+    Either way the area of every segment is its pixel count: the masks'
+    for RLE input, the PNG's for PNG input (on both sides: the
+    ground-truth ``area`` of the JSON is not used; panopticapi takes the
+    JSON's, so the two agree on consistent data only). Checked by default:
+    the JSON fields, and from the PNG headers that every PNG exists, is
+    8-bit RGB and has the size of its counterpart (and of its ``images``
+    entry); the scores must lie in [0, 1].
 
     Args:
         gt_annotations (Sequence[dict]): COCO panoptic annotations
@@ -72,9 +90,10 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
             or panopticapi processes.
         check_pixels (bool): also decode every PNG and check its segment
             ids against ``segments_info`` (both sides) and the ground-truth
-            areas against the pixel counts. Off by default because it costs
-            more than the whole hotcoco evaluation; the engines themselves
-            reject prediction PNGs that disagree with their JSON.
+            JSON areas against the pixel counts. Off by default because it
+            costs more than the whole hotcoco evaluation; the engines
+            themselves reject prediction PNGs that disagree with their
+            JSON.
         trusted (bool): RLE input only: skip the checks of the segments
             (keys, unique ids, known categories, one mask size per image,
             disjoint masks) and take their ``area`` as given. Only for a
@@ -82,6 +101,9 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
             runner metric): the checks cost more than the hotcoco
             evaluation. Images are still paired and checked for one
             prediction each.
+        images (Sequence[dict], optional): the ground truth's COCO
+            ``images`` entries; PNG input only: each PNG must have the
+            ``height`` and ``width`` of its image's entry.
 
     Returns:
         dict: ``{'All' | 'Things' | 'Stuff': {'pq', 'sq', 'rq', 'n'},
@@ -92,6 +114,8 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
         PanopticFormatError: (a ValueError) malformed input, naming the
             image and side.
         FileNotFoundError: a PNG is missing, naming the image.
+        PanopticConsistencyError: (a RuntimeError) a score outside [0, 1],
+            naming the category.
     """
     if engine not in ENGINES:
         raise ValueError(f'engine must be one of {ENGINES}, got {engine!r}')
@@ -108,7 +132,7 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
     else:
         pairs, sizes = _checked_pairs(gt_annotations, pred_annotations,
                                       categories, gt_folder, pred_folder,
-                                      check_pixels, nproc)
+                                      check_pixels, nproc, images)
 
     if engine == 'hotcoco':
         engine = hotcoco_or('panopticapi', 'PQ')
@@ -118,8 +142,9 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
                        nproc)
     except PanopticFormatError:
         if with_png and not check_pixels:
-            # The engine found a PNG that disagrees with its JSON; the
-            # pixel check names the image, file and segment ids.
+            # The engine found a PNG that disagrees with its JSON or cannot
+            # be decoded; the pixel check names the image, file and
+            # segment ids.
             check_png_pixels(pairs, gt_folder, pred_folder, nproc)
         raise
     return summarize_pq(counts, categories)
@@ -129,7 +154,9 @@ def _checked_pairs(gt_annotations: Sequence[dict],
                    pred_annotations: Sequence[dict],
                    categories: Sequence[dict], gt_folder: str | None,
                    pred_folder: str | None, check_pixels: bool,
-                   nproc: int) -> tuple[list, list | None]:
+                   nproc: int,
+                   images: Sequence[dict] | None = None
+                   ) -> tuple[list, list | None]:
     """The checked (gt, pred) annotation pairs of the images, as copies
     whose RLE segments carry the ``area`` of their masks, and the (h, w)
     of each pair (None for PNG input)."""
@@ -144,8 +171,10 @@ def _checked_pairs(gt_annotations: Sequence[dict],
     check_segments([pred for _, pred in pairs], 'pred', category_ids,
                    with_png)
     if with_png:
+        known = image_sizes(images)
         for gt_ann, pred_ann in pairs:
-            check_png_sizes(gt_ann, pred_ann, gt_folder, pred_folder)
+            check_png_sizes(gt_ann, pred_ann, gt_folder, pred_folder,
+                            known.get(gt_ann['image_id']))
     if with_png and check_pixels:
         check_png_pixels(pairs, gt_folder, pred_folder, nproc)
     sizes = None if with_png else [rle_size(*pair) for pair in pairs]
@@ -170,6 +199,10 @@ def summarize_pq(counts: np.ndarray, categories: Sequence[dict]) -> dict:
 
     Returns:
         dict: see :func:`evaluate_panoptic`.
+
+    Raises:
+        PanopticConsistencyError: a category's PQ, SQ or RQ outside
+            [0, 1] (an IoU sum above TP: wrong segment areas), naming it.
     """
     iou, tp, fp, fn = counts.T  # each (C,)
     denom = tp + 0.5 * fp + 0.5 * fn
@@ -178,6 +211,7 @@ def summarize_pq(counts: np.ndarray, categories: Sequence[dict]) -> dict:
     pq = np.where(scored, iou / safe, 0.0)
     sq = np.where(tp > 0, iou / np.maximum(tp, 1), 0.0)
     rq = np.where(scored, tp / safe, 0.0)
+    _check_range(np.stack([pq, sq, rq]), counts, categories)
     isthing = np.array([bool(cat['isthing']) for cat in categories])
 
     results = {}
@@ -194,6 +228,25 @@ def summarize_pq(counts: np.ndarray, categories: Sequence[dict]) -> dict:
         for cat, p, s, r in zip(categories, pq, sq, rq)
     }
     return results
+
+
+def _check_range(scores: np.ndarray, counts: np.ndarray,
+                 categories: Sequence[dict]) -> None:
+    """Raise :class:`PanopticConsistencyError` naming the first category
+    whose ``(3, C)`` PQ/SQ/RQ ``scores`` leave [0, 1] (NaN included)."""
+    bad = ~((scores >= 0) & (scores <= 1)).all(axis=0)  # (C,)
+    if not bad.any():
+        return
+    index = int(np.argmax(bad))
+    cat = categories[index]
+    name = f" ({cat['name']})" if 'name' in cat else ''
+    pq, sq, rq = (100 * scores[:, index]).tolist()
+    iou, tp, fp, fn = counts[index].tolist()
+    raise PanopticConsistencyError(
+        f"category {cat['id']}{name}: PQ {pq:.1f}, SQ {sq:.1f}, RQ {rq:.1f} "
+        f'outside [0, 100] (IoU sum {iou:g} over TP {tp:g}, FP {fp:g}, FN '
+        f'{fn:g}; {int(bad.sum())} categories affected): the segment areas '
+        'the engine was given are not the pixel counts of the masks')
 
 
 def print_panoptic_table(results: dict,
@@ -257,7 +310,13 @@ def _hotcoco_counts(pairs: list, categories: Sequence[dict],
         pairs = [tuple(dict(ann, image_id=index) for ann in pair)
                  for index, pair in enumerate(pairs)]
     if gt_folder is not None:
-        gt = dict(annotations=[gt for gt, _ in pairs], categories=cats)
+        # Without an `area`, hotcoco counts a ground-truth segment's pixels
+        # in the PNG it decodes anyway: a wrong JSON area costs nothing.
+        gt = dict(annotations=[
+            dict(gt, segments_info=[
+                {key: value for key, value in seg.items() if key != 'area'}
+                for seg in gt['segments_info']])
+            for gt, _ in pairs], categories=cats)
         pred = dict(annotations=[pred for _, pred in pairs])
         folders = dict(gt_folder=gt_folder, pred_folder=pred_folder)
     else:
@@ -332,6 +391,10 @@ def _panopticapi_counts(pairs: list, categories: Sequence[dict],
         # panopticapi's KeyError messages name the image.
         raise PanopticFormatError(
             f'panopticapi rejected the input: {err.args[0]}') from err
+    except OSError as err:
+        # PIL's decoding errors name no file; the caller's pixel check does.
+        raise PanopticFormatError(
+            f'panopticapi rejected the input: {err}') from err
     counts = np.zeros((len(categories), 4), dtype=np.float64)
     for stat in stats:
         counts += [[stat[cat['id']].iou, stat[cat['id']].tp,
@@ -342,14 +405,37 @@ def _panopticapi_counts(pairs: list, categories: Sequence[dict],
 
 def _panopticapi_chunk(chunk: list, gt_folder: str, pred_folder: str,
                        categories: dict):
-    """panopticapi's single-core matcher without its progress prints."""
+    """panopticapi's single-core matcher without its progress prints,
+    on ground-truth areas counted in the PNGs."""
     from panopticapi.evaluation import pq_compute_single_core
 
+    chunk = [(_with_png_areas(gt_ann, gt_folder), pred_ann)
+             for gt_ann, pred_ann in chunk]
     # __wrapped__ skips the decorator that prints every traceback.
     match = getattr(pq_compute_single_core, '__wrapped__',
                     pq_compute_single_core)
     with contextlib.redirect_stdout(io.StringIO()):
         return match(0, chunk, gt_folder, pred_folder, categories)
+
+
+def _with_png_areas(gt_ann: dict, gt_folder: str) -> dict:
+    """A copy of a ground-truth annotation whose segments' ``area`` is
+    their pixel count in its PNG (0 for a segment absent from it).
+
+    panopticapi counts the predicted segments in their PNGs but takes the
+    ground truth's ``area`` from the JSON; one more decode of the
+    ground-truth PNG keeps a wrong JSON area out of the IoU.
+    """
+    path = png_path(gt_folder, gt_ann, 'gt')
+    try:
+        ids, areas = segment_areas(read_panoptic_png(path))
+    except ValueError as err:
+        raise PanopticFormatError(f'{describe(gt_ann, "gt")}: {err}') \
+            from err
+    png_areas = dict(zip(ids.tolist(), areas.tolist()))
+    return dict(gt_ann, segments_info=[
+        dict(seg, area=png_areas.get(seg['id'], 0))
+        for seg in gt_ann['segments_info']])
 
 
 def _split(items: list, num: int) -> list[list]:
