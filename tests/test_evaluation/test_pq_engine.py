@@ -21,6 +21,7 @@ from panopticapi.evaluation import pq_compute as panopticapi_pq_compute
 from PIL import Image
 
 from mmpfcn.evaluation.functional import (
+    PanopticConsistencyError,
     PanopticFormatError,
     bgr2id,
     decode_segments,
@@ -35,6 +36,7 @@ from mmpfcn.evaluation.functional import (
 )
 from mmpfcn.evaluation.functional import engines as engines_module
 from mmpfcn.evaluation.functional.panoptic_checks import check_png_pixels
+from mmpfcn.evaluation.functional.panoptic_io import segment_areas
 
 ENGINES = ('hotcoco', 'panopticapi')
 TOL = 1e-9
@@ -145,6 +147,22 @@ def test_summarize_pq_empty_group_and_formulas():
     assert res['All']['n'] == 1
     # No stuff category at all: zeros, where panopticapi divides by zero.
     assert res['Stuff'] == dict(pq=0.0, sq=0.0, rq=0.0, n=0)
+
+
+def test_summarize_pq_refuses_scores_outside_0_1():
+    cats = [dict(id=1, isthing=1), dict(id=7, isthing=0, name='sky')]
+    # An IoU sum above TP (2.6 > 2) is what wrong areas give: SQ 130 %.
+    with pytest.raises(PanopticConsistencyError,
+                       match=r'category 7 \(sky\): PQ 86.7, SQ 130.0, RQ '
+                       r'66.7 outside \[0, 100\]'):
+        summarize_pq(np.array([[1.6, 2, 1, 1], [2.6, 2, 1, 1]]), cats)
+    with pytest.raises(PanopticConsistencyError, match='category 1: PQ nan'):
+        summarize_pq(np.array([[np.nan, 2, 1, 1], [0.0, 0, 0, 0]]), cats)
+    with pytest.raises(PanopticConsistencyError, match='category 1: PQ -'):
+        summarize_pq(np.array([[-0.5, 2, 1, 1], [0.0, 0, 0, 0]]), cats)
+    # The bounds themselves are valid.
+    assert summarize_pq(np.array([[2.0, 2, 0, 0], [0.0, 0, 0, 3]]),
+                        cats)['All'] == dict(pq=0.5, sq=0.5, rq=0.5, n=2)
 
 
 # --- hotcoco against panopticapi on generated cases ------------------------
@@ -335,6 +353,30 @@ def _size_mismatch(gt, pred, gt_dir, pred_dir, pairs):
                        pairs[2].pred_map[:-1])
 
 
+def _png_of_mode(mode):
+    """A corruption that rewrites the ground-truth PNG of image 1 and the
+    predicted one of image 2 in PIL ``mode`` (grey, RGBA, palette)."""
+    def corrupt(gt, pred, gt_dir, pred_dir, pairs):
+        for folder, ann in ((gt_dir, gt[1]), (pred_dir, pred[2])):
+            path = osp.join(folder, ann['file_name'])
+            Image.open(path).convert(mode).save(path)
+    corrupt.__name__ = f'_{mode.lower()}_png'
+    return corrupt
+
+
+def _truncated_png(gt, pred, gt_dir, pred_dir, pairs):
+    path = osp.join(pred_dir, pred[2]['file_name'])
+    with open(path, 'rb') as f:
+        data = f.read()
+    with open(path, 'wb') as f:
+        f.write(data[:len(data) // 2])
+
+
+def _not_a_png(gt, pred, gt_dir, pred_dir, pairs):
+    with open(osp.join(gt_dir, gt[3]['file_name']), 'w') as f:
+        f.write('not a PNG')
+
+
 BAD_INPUTS = [
     (_drop_json_segment, PanopticFormatError,
      ['prediction of image 2 (000002.png)', 'in the PNG but not in']),
@@ -356,6 +398,20 @@ BAD_INPUTS = [
      ['no prediction', 'image ids [2]']),
     (_size_mismatch, PanopticFormatError,
      ['prediction of image 2', '(47, 64) differs', '(48, 64)']),
+    (_png_of_mode('L'), PanopticFormatError,
+     ['ground truth of image 1 (000001.png): PNG ', 'gt/000001.png is (48, '
+      "64), PIL mode 'L'", 'must be RGB', '(H, W, 3) = (48, 64, 3)']),
+    (_png_of_mode('RGBA'), PanopticFormatError,
+     ['ground truth of image 1', "is (48, 64, 4), PIL mode 'RGBA'",
+      '(H, W, 3) = (48, 64, 3)']),
+    (_png_of_mode('P'), PanopticFormatError,
+     ['ground truth of image 1', "PIL mode 'P'", '(H, W, 3)']),
+    (_truncated_png, PanopticFormatError,
+     ['prediction of image 2 (000002.png): PNG ', 'pred/000002.png cannot '
+      'be decoded: image file is truncated']),
+    (_not_a_png, PanopticFormatError,
+     ['ground truth of image 3 (000003.png): cannot identify image file',
+      'gt/000003.png', 'expected a COCO panoptic PNG']),
 ]
 
 
@@ -387,6 +443,56 @@ def test_check_pixels_catches_ground_truth_inconsistencies(small_split):
     with pytest.raises(PanopticFormatError,
                        match=r'ground truth of image 3 .* in the PNG but'):
         check_png_pixels(list(zip(gt, pred)), gt_dir, pred_dir, nproc=2)
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_wrong_ground_truth_areas_do_not_change_pq(small_split, engine):
+    gt, pred, gt_dir, pred_dir, _ = small_split
+    expected = evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir,
+                                 engine='panopticapi')
+    assert 0.1 < expected['All']['pq'] < 0.9
+    # Too small (a tenth: panopticapi's IoU exceeds 1, PQ above 100 %),
+    # too large, or absent from the PNG (0): PQ counts the PNG's pixels.
+    for scale in (0.1, 3, 0):
+        wrong = [dict(ann, segments_info=[
+            dict(seg, area=int(seg['area'] * scale))
+            for seg in ann['segments_info']]) for ann in gt]
+        assert_same_results(
+            evaluate_panoptic(wrong, pred, CASE_CATEGORIES, gt_dir,
+                              pred_dir, engine=engine), expected)
+    assert gt[0]['segments_info'][0]['area'] > 0  # the input is untouched
+
+
+@pytest.mark.parametrize('engine', ENGINES)
+def test_png_size_checked_against_the_image_entry(small_split, engine):
+    gt, pred, gt_dir, pred_dir, pairs = small_split
+    images = [dict(id=pair.image_id, height=48, width=64) for pair in pairs]
+    images[2]['height'] = 50
+    with pytest.raises(PanopticFormatError,
+                       match=r'ground truth of image 2 \(000002.png\): PNG '
+                       r'size \(h, w\) \(48, 64\) differs from the image '
+                       r'entry \(height, width\) \(50, 64\)'):
+        evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir,
+                          engine=engine, images=images)
+    # Entries without a size, or for other images, are not checked.
+    images[2] = dict(id=2, file_name='000002.jpg')
+    evaluate_panoptic(gt, pred, CASE_CATEGORIES, gt_dir, pred_dir,
+                      engine=engine, images=images + [dict(id=99, height=1,
+                                                           width=1)])
+
+
+def test_segment_areas_are_the_pixel_counts():
+    for seed in range(3):
+        pair = make_case(seed, 37, 91, 10)
+        for id_map in (pair.gt_map, pair.pred_map.astype(np.uint32)):
+            ids, areas = segment_areas(id_map)
+            expected_ids, expected_areas = np.unique(id_map,
+                                                     return_counts=True)
+            assert ids.tolist() == expected_ids.tolist()
+            assert areas.tolist() == expected_areas.tolist()
+            assert areas.dtype == np.int64
+    ids, areas = segment_areas(np.zeros((0, 3), np.uint32))
+    assert ids.shape == areas.shape == (0,)
 
 
 # The JSON-level cases again on RLE segments (the runner metric's path).
