@@ -67,11 +67,12 @@ def evaluate_panoptic(gt_annotations: Sequence[dict],
     ``size`` [h, w] and ``counts``) and no file is read.
 
     Either way the area of every segment is its pixel count: the masks'
-    for RLE input, the PNG's for PNG input (on both sides: the
-    ground-truth ``area`` of the JSON is not used; panopticapi takes the
-    JSON's, so the two agree on consistent data only). Checked by default:
-    the JSON fields, and from the PNG headers that every PNG exists, is
-    8-bit RGB and has the size of its counterpart (and of its ``images``
+    for RLE input, the PNG's for PNG input. The ground truth's JSON
+    ``area`` is not used (panopticapi's own ``pq_compute`` counts the
+    predicted segments but takes the ground truth's areas from the JSON,
+    so the results agree where those are right). Checked by default: the
+    JSON fields, and from the PNG headers that every PNG exists, is 8-bit
+    RGB and has the size of its counterpart (and of its ``images``
     entry); the scores must lie in [0, 1].
 
     Args:
@@ -244,9 +245,10 @@ def _check_range(scores: np.ndarray, counts: np.ndarray,
     iou, tp, fp, fn = counts[index].tolist()
     raise PanopticConsistencyError(
         f"category {cat['id']}{name}: PQ {pq:.1f}, SQ {sq:.1f}, RQ {rq:.1f} "
-        f'outside [0, 100] (IoU sum {iou:g} over TP {tp:g}, FP {fp:g}, FN '
-        f'{fn:g}; {int(bad.sum())} categories affected): the segment areas '
-        'the engine was given are not the pixel counts of the masks')
+        f'outside [0, 100] (IoU sum {iou:g}, TP {tp:g}, FP {fp:g}, FN '
+        f'{fn:g}; categories affected: {int(bad.sum())}): inconsistent '
+        'counts, e.g. segment areas that are not the pixel counts of the '
+        'masks')
 
 
 def print_panoptic_table(results: dict,
