@@ -9,6 +9,7 @@ diverted here for the tensors that mmcv has no kernel for. Panoptic FCN
 needs neither (its deformable convolution is pure PyTorch by default).
 """
 import contextlib
+import importlib
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -43,7 +44,8 @@ def divert_nms(nms: Optional[NMSFunction] = None,
             mmcv's kernel returns them. Defaults to torchvision's.
         divert (callable): ``boxes -> bool``.
     """
-    from mmcv.ops import nms as nms_module
+    # the module (mmcv.ops re-exports its function nms under that name)
+    nms_module = importlib.import_module('mmcv.ops.nms')
     nms = nms or _torchvision_nms
     original = nms_module.ext_module
 
