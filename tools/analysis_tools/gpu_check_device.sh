@@ -15,7 +15,9 @@
 #    wheel in BUILD, which a rerun on the same machine reuses; a
 #    mmcv-2.1.0-*.whl already in WHEELS is installed instead;
 # 3. runs gpu_check.py --device cuda (options after the script's name are
-#    passed on, e.g. --compile) under `timeout CHECK_TIMEOUT`.
+#    passed on, e.g. --compile) under `timeout CHECK_TIMEOUT`, by default
+#    what is left of BUDGET seconds (570: inside the device tool's 600 s
+#    limit, so that the partial table is still printed).
 #
 # Writes into OUT (default work_dirs/gpu_check): gpu_check.md (the table,
 # rewritten after each part of the check, so a run cut short keeps what it
@@ -29,8 +31,8 @@ SITE=${SITE:-/tmp/gpu_check_site}
 BUILD=${BUILD:-work_dirs/gpu_check_build}
 OUT=${OUT:-work_dirs/gpu_check}
 PYTHON=${PYTHON:-python3}
-CHECK_TIMEOUT=${CHECK_TIMEOUT:-420}
-MAX_JOBS=${MAX_JOBS:-16}
+BUDGET=${BUDGET:-570}
+MAX_JOBS=${MAX_JOBS:-$(nproc)}
 
 mkdir -p "$OUT" "$BUILD"
 SETUP_LOG="$OUT/setup.log"
@@ -59,12 +61,16 @@ say "installing $(ls "$WHEELS"/*.whl | wc -l) wheels from $WHEELS into $SITE"
   --no-compile --no-cache-dir --upgrade --target "$SITE" \
   "$WHEELS"/*.whl >"$SETUP_LOG" 2>&1 || die "installing the wheels failed"
 export PYTHONPATH="$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}"
+# the interpreter's own bin folder (ninja: torch builds serially without it)
+PATH="$("$PYTHON" -c 'import os, sys; print(os.path.dirname(sys.executable))'):$PATH"
 
 if ! "$PYTHON" -c "import mmcv.ops" >>"$SETUP_LOG" 2>&1; then
   if ! ls "$BUILD"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
     [ -f "$WHEELS/mmcv-2.1.0.tar.gz" ] ||
       die "no $WHEELS/mmcv-2.1.0.tar.gz to build mmcv from"
-    say "building mmcv 2.1.0 with its CPU ops ($MAX_JOBS jobs)"
+    ninja=$("$PYTHON" -c 'from torch.utils.cpp_extension import \
+is_ninja_available as n; print("ninja" if n() else "no ninja: serial")')
+    say "building mmcv 2.1.0 with its CPU ops ($MAX_JOBS jobs, $ninja)"
     CUDA_VISIBLE_DEVICES= MMCV_WITH_OPS=1 FORCE_CUDA=0 MAX_JOBS=$MAX_JOBS \
       "$PYTHON" -m pip wheel --no-index --no-deps --no-build-isolation \
       --no-cache-dir -w "$BUILD" "$WHEELS/mmcv-2.1.0.tar.gz" \
@@ -82,6 +88,8 @@ print('mmcv', mmcv.__version__, '(CUDA ops:',
   2>>"$SETUP_LOG" | tee -a "$OUT/machine.txt" ||
   die "the OpenMMLab stack does not import"
 
+left=$(( BUDGET - ($(date +%s) - start) ))
+CHECK_TIMEOUT=${CHECK_TIMEOUT:-$(( left > 60 ? left : 60 ))}
 say "running gpu_check.py --device cuda $* (at most ${CHECK_TIMEOUT}s)"
 PYTHONUNBUFFERED=1 OMP_NUM_THREADS=$(nproc) timeout "$CHECK_TIMEOUT" \
   "$PYTHON" tools/analysis_tools/gpu_check.py --device cuda \
