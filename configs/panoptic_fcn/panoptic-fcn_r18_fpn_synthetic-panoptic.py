@@ -18,7 +18,7 @@ model = dict(
         target_generator=dict(
             scale_ranges=((1, 32), (16, 64), (32, 128), (64, 256),
                           (128, 1024))),
-        pos_num=3,
+        thing_generator=dict(pos_num=3),
         loss_seg=dict(loss_weight=3.0)),
     # the COCO limit (4096 px, ~0.4% of an 800x1200 image) scaled to the
     # synthetic images (256 px, ~0.5% of 192x256)

@@ -18,7 +18,7 @@ model = dict(
             scale_ranges=((1, 128), (64, 256), (128, 512), (256, 1024),
                           (512, 4096)),
             max_things_per_level=400),
-        pos_num=3,
+        thing_generator=dict(pos_num=3),
         loss_seg=dict(loss_weight=3.0)),
     # INST_THRES 0.5, fusion 0.95, thing score 0.2, stuff score 0.1,
     # TOP_NUM 200 (100 peaks per level, 200 things per image)

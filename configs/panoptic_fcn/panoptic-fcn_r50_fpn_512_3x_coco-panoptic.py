@@ -2,7 +2,7 @@
 # <= 854) for training, 512/854 for testing, k = 3 kernels per thing.
 _base_ = './panoptic-fcn_r50_fpn_3x_coco-panoptic.py'
 
-model = dict(panoptic_head=dict(pos_num=3))
+model = dict(panoptic_head=dict(thing_generator=dict(pos_num=3)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),

@@ -2,7 +2,7 @@
 # <= 1000) for training, 600/1000 for testing, k = 5 kernels per thing.
 _base_ = './panoptic-fcn_r50_fpn_3x_coco-panoptic.py'
 
-model = dict(panoptic_head=dict(pos_num=5))
+model = dict(panoptic_head=dict(thing_generator=dict(pos_num=5)))
 
 train_pipeline = [
     dict(type='LoadImageFromFile', backend_args={{_base_.backend_args}}),

@@ -43,7 +43,8 @@ TABLE_KNOBS = {
     4: ('test_cfg.use_fusion', 'test_cfg.use_matrix_nms'),
     5: ('panoptic_head.feature_encoder.feat_channels', ),
     6: ('semantic_fpn.mode', ),
-    7: ('panoptic_head.pos_num', 'panoptic_head.dice_weighting'),
+    7: ('panoptic_head.thing_generator.pos_num',
+        'panoptic_head.thing_generator.dice_weighting'),
     10: ('panoptic_head.type', 'panoptic_head.upper_bound'),
 }
 # the paper's numbers of a row: every column of Tables 1-10

@@ -120,7 +120,7 @@ def test_coco_configs_follow_the_reference():
              '600': (5, (1000, 600))}
     for size, (k, test_scale) in sizes.items():
         sized = load(f'panoptic-fcn_r50_fpn_{size}_3x_coco-panoptic.py')
-        assert sized.model.panoptic_head.pos_num == k
+        assert sized.model.panoptic_head.thing_generator.pos_num == k
         assert sized.test_dataloader.dataset.pipeline[1].scale == test_scale
         fast = load(f'panoptic-fcn_r50_fpn_{size}_fast_3x_coco-panoptic.py')
         assert fast.model.test_cfg.thing_peak_thr == 0.2

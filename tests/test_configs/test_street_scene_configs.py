@@ -66,7 +66,7 @@ def test_mapillary_configs_follow_the_paper():
         STREET_RANGES[:4] + ((512, 4096), )
     assert head.target_generator.max_things_per_level == 400
     assert head.loss_seg.loss_weight == 3.0
-    assert head.pos_num == 3
+    assert head.thing_generator.pos_num == 3
     test_cfg = cfg.model.test_cfg
     assert (test_cfg.mask_thr, test_cfg.fusion_sim_thr,
             test_cfg.thing_peak_thr, test_cfg.stuff_score_thr,

@@ -32,7 +32,7 @@ def tiny_head(head_class=None, **kwargs):
         kernel_generator=dict(
             type='KernelGenerator', position_dcn=False, norm_cfg=GN2),
         feature_encoder=dict(type='FeatureEncoder', feat_channels=4),
-        pos_num=3)
+        thing_generator=dict(type='ThingGenerator', pos_num=3))
     cfg.update(kwargs)
     torch.manual_seed(0)
     head = head_class(**cfg)

@@ -133,7 +133,8 @@ def test_losses_without_targets_are_zero_and_connected():
 
 
 def test_single_centre_dice_picks_the_centre_kernel():
-    head = tiny_head(dice_weighting='center')
+    head = tiny_head(
+        thing_generator=dict(type='ThingGenerator', dice_weighting='center'))
     assert head.thing_generator.pos_num == 1
     # one 32 x 32 square: sqrt(area) 32 -> P3 (1, 64) and P4 (32, 128);
     # stride-4 mass centre (7.5, 11.5)

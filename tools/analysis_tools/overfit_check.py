@@ -81,7 +81,8 @@ def build_config(data_root: str,
         cfg.merge_from_dict(
             Config.fromfile(osp.join(config_dir, base)).to_dict())
 
-    cfg.merge_from_dict(dict(model=dict(panoptic_head=dict(pos_num=3))))
+    cfg.merge_from_dict(dict(
+        model=dict(panoptic_head=dict(thing_generator=dict(pos_num=3)))))
 
     resize = dict(type='Resize', scale=(640, short_side), keep_ratio=True)
     stuff_map = dict(
@@ -223,7 +224,7 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override settings of the generated config, e.g. '
-        'model.panoptic_head.pos_num=7')
+        'model.panoptic_head.thing_generator.pos_num=7')
     return parser.parse_args(argv)
 
 

@@ -78,8 +78,10 @@ model = dict(
             center_type='mass',
             gaussian_sigma_factor=3),
         strides=(8, 16, 32, 64, 128),
-        pos_num=7,
-        dice_weighting='score',
+        # k kernels per (instance, level), weighted by their heat (Table 7)
+        thing_generator=dict(
+            type='ThingGenerator', pos_num=7, dice_weighting='score'),
+        stuff_generator=dict(type='StuffGenerator'),
         stuff_with_things=True,
         loss_pos=dict(
             type='SoftFocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),

@@ -3,4 +3,4 @@
 # centre, weight 1.
 _base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
 
-model = dict(panoptic_head=dict(dice_weighting='center'))
+model = dict(panoptic_head=dict(thing_generator=dict(dice_weighting='center')))

@@ -3,4 +3,4 @@
 # object gives its one kernel (its normalised weight s / s is 1).
 _base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
 
-model = dict(panoptic_head=dict(pos_num=1))
+model = dict(panoptic_head=dict(thing_generator=dict(pos_num=1)))

@@ -4,4 +4,4 @@
 # scores.
 _base_ = '../panoptic-fcn_r50_fpn_1x_coco-panoptic.py'
 
-model = dict(panoptic_head=dict(pos_num=3))
+model = dict(panoptic_head=dict(thing_generator=dict(pos_num=3)))

@@ -62,18 +62,18 @@ class PanopticFCNHead(BaseModule):
             counts and channels are filled in here.
         feature_encoder (dict): Config of the feature encoder; its
             ``feat_channels`` is C_e.
+        thing_generator (dict): Config of the thing generator (``pos_num``
+            k and ``dice_weighting`` of the weighted dice, see
+            :class:`ThingGenerator`); its channels are filled in here.
+        stuff_generator (dict): Config of the stuff generator; its channels
+            and ``with_things`` are filled in here.
         target_generator (dict): Config of the target generator
             (``TASK_UTILS``); class counts and strides are filled in here.
         strides (Sequence[int]): Strides of the levels the head sees.
             Defaults to (8, 16, 32, 64, 128) (P3..P7).
-        pos_num (int): k, thing kernels per (instance, level) in the
-            weighted dice. Defaults to 7.
-        dice_weighting (str): ``'score'`` (the top-k kernels weighted by
-            their heat, the paper's weighted dice), ``'uniform'`` (equal
-            weights) or ``'center'`` (one kernel at the GT centre, the
-            paper's unweighted baseline). Defaults to ``'score'``.
         stuff_with_things (bool): Stuff channel 0 stands for all things
-            (the reference's ``WITH_THING``). Defaults to True.
+            (the reference's ``WITH_THING``); read by the kernel generator,
+            the stuff generator and the targets. Defaults to True.
         loss_pos (dict): Focal loss of the position head.
         loss_seg (dict): Dice loss of the masks (loss_weight = lambda_seg).
         sync_normalizers (bool): Divide the thing losses by the thing count
@@ -96,10 +96,11 @@ class PanopticFCNHead(BaseModule):
         kernel_channels: int = 256,
         kernel_generator: dict = dict(type='KernelGenerator'),
         feature_encoder: dict = dict(type='FeatureEncoder'),
+        thing_generator: dict = dict(
+            type='ThingGenerator', pos_num=7, dice_weighting='score'),
+        stuff_generator: dict = dict(type='StuffGenerator'),
         target_generator: dict = dict(type='PanopticFCNTargetGenerator'),
         strides: Sequence[int] = (8, 16, 32, 64, 128),
-        pos_num: int = 7,
-        dice_weighting: str = 'score',
         stuff_with_things: bool = True,
         loss_pos: dict = dict(
             type='SoftFocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
@@ -124,19 +125,16 @@ class PanopticFCNHead(BaseModule):
         encoder_cfg.update(in_channels=in_channels)
         self.feature_encoder = MODELS.build(encoder_cfg)
         embed_channels = self.feature_encoder.out_channels
-        self.thing_generator = MODELS.build(
-            dict(
-                type='ThingGenerator',
-                in_channels=kernel_channels,
-                embed_channels=embed_channels,
-                pos_num=pos_num,
-                dice_weighting=dice_weighting))
-        self.stuff_generator = MODELS.build(
-            dict(
-                type='StuffGenerator',
-                in_channels=kernel_channels,
-                embed_channels=embed_channels,
-                with_things=stuff_with_things))
+        thing_cfg = copy.deepcopy(thing_generator)
+        thing_cfg.update(
+            in_channels=kernel_channels, embed_channels=embed_channels)
+        self.thing_generator = MODELS.build(thing_cfg)
+        stuff_cfg = copy.deepcopy(stuff_generator)
+        stuff_cfg.update(
+            in_channels=kernel_channels,
+            embed_channels=embed_channels,
+            with_things=stuff_with_things)
+        self.stuff_generator = MODELS.build(stuff_cfg)
 
         target_cfg = copy.deepcopy(target_generator)
         target_cfg.update(
@@ -256,31 +254,13 @@ class PanopticFCNHead(BaseModule):
                 avg_factor=num_imgs * logits.shape[-2] * logits.shape[-1])
             for level, logits in enumerate(stuff_logits))
 
-        thing_pred, thing_tgt, thing_w = [], [], []
-        stuff_pred, stuff_tgt = [], []
-        for img, image_targets in enumerate(targets):
-            kernels, masks, weights = self.thing_generator.training_kernels(
-                [x[img] for x in thing_logits], [x[img] for x in kernel_maps],
-                image_targets)
-            thing_pred.append(
-                self.thing_generator.mask_logits(
-                    self.thing_generator.embed(kernels), mask_feats[img]))
-            thing_tgt.append(masks)
-            thing_w.append(weights)
-            kernels, masks = self.stuff_generator.training_kernels(
-                [x[img] for x in kernel_maps], image_targets)
-            stuff_pred.append(
-                self.stuff_generator.mask_logits(
-                    self.stuff_generator.embed(kernels), mask_feats[img]))
-            stuff_tgt.append(masks)
-        thing_pred = torch.cat(thing_pred).flatten(1)  # (sum n*k, H/4*W/4)
-        stuff_pred = torch.cat(stuff_pred).flatten(1)  # (sum m, H/4*W/4)
+        thing_pred, thing_tgt, thing_w = self.thing_generator.loss_inputs(
+            thing_logits, kernel_maps, mask_feats, targets)
+        stuff_pred, stuff_tgt = self.stuff_generator.loss_inputs(
+            kernel_maps, mask_feats, targets)
 
-        loss_seg_th = self._dice(thing_pred,
-                                 torch.cat(thing_tgt).flatten(1),
-                                 torch.cat(thing_w), num_things)
-        loss_seg_st = self._dice(stuff_pred,
-                                 torch.cat(stuff_tgt).flatten(1), None,
+        loss_seg_th = self._dice(thing_pred, thing_tgt, thing_w, num_things)
+        loss_seg_st = self._dice(stuff_pred, stuff_tgt, None,
                                  stuff_pred.shape[0])
         return dict(
             loss_pos_th=loss_pos_th,

@@ -47,6 +47,30 @@ class StuffGenerator(KernelEmbedding):
         super().__init__(in_channels, embed_channels, init_cfg=init_cfg)
         self.label_offset = 0 if with_things else 1
 
+    def loss_inputs(self, kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                    targets: Sequence[ImageTargets]) -> Tuple[Tensor, Tensor]:
+        """What the dice of the stuff needs, for a batch: the mask logits of
+        every image's pooled kernels (:meth:`training_kernels`, embedded,
+        convolved with F_e) and their soft targets.
+
+        Args:
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            targets (Sequence[ImageTargets]): One per image.
+
+        Returns:
+            tuple[Tensor, Tensor]: Mask logits (S, H/4 * W/4) and targets
+            (S, H/4 * W/4), S = sum over the images of ``sum_l m_l``.
+        """
+        logits, masks = [], []
+        for img, image_targets in enumerate(targets):
+            kernels, image_masks = self.training_kernels(
+                [x[img] for x in kernel_maps], image_targets)
+            logits.append(
+                self.mask_logits(self.embed(kernels), mask_feats[img]))
+            masks.append(image_masks)
+        return torch.cat(logits).flatten(1), torch.cat(masks).flatten(1)
+
     def training_kernels(self, kernel_maps: Sequence[Tensor],
                          targets: ImageTargets) -> Tuple[Tensor, Tensor]:
         """One pooled kernel per (level, stuff class) target of one image.

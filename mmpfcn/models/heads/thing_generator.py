@@ -62,6 +62,38 @@ class ThingGenerator(KernelEmbedding):
         self.dice_weighting = dice_weighting
         self.pos_num = 1 if dice_weighting == 'center' else pos_num
 
+    def loss_inputs(
+            self, thing_logits: Sequence[Tensor],
+            kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+            targets: Sequence[ImageTargets]) -> Tuple[Tensor, Tensor, Tensor]:
+        """What the weighted dice of the things needs, for a batch: the
+        mask logits of every image's positive kernels
+        (:meth:`training_kernels`, embedded, convolved with F_e), their soft
+        targets and their weights.
+
+        Args:
+            thing_logits (Sequence[Tensor]): Per level (B, N_th, h_l, w_l).
+            kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
+            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            targets (Sequence[ImageTargets]): One per image.
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor]: Mask logits (T, H/4 * W/4),
+            targets (T, H/4 * W/4) and dice weights (T,), T = sum over the
+            images of ``sum_l n_l * k``.
+        """
+        logits, masks, weights = [], [], []
+        for img, image_targets in enumerate(targets):
+            kernels, image_masks, image_weights = self.training_kernels(
+                [x[img] for x in thing_logits], [x[img] for x in kernel_maps],
+                image_targets)
+            logits.append(
+                self.mask_logits(self.embed(kernels), mask_feats[img]))
+            masks.append(image_masks)
+            weights.append(image_weights)
+        return (torch.cat(logits).flatten(1), torch.cat(masks).flatten(1),
+                torch.cat(weights))
+
     def training_kernels(
             self, thing_logits: Sequence[Tensor],
             kernel_maps: Sequence[Tensor],
