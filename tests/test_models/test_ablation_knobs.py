@@ -150,23 +150,23 @@ def test_matrix_nms_lowers_the_score_of_a_duplicate_mask():
                                                             None])
         generator.embed_extractor.bias.zero_()
     # two kernels that give nearly the same mask (not fused: fusion off)
-    mask_feat = torch.zeros(2, 4, 4)
-    mask_feat[0, :2] = 5.0
-    mask_feat[0, 2:] = -5.0
-    mask_feat[1, :3] = 5.0
-    mask_feat[1, 3:] = -5.0
+    encoded_feat = torch.zeros(2, 4, 4)
+    encoded_feat[0, :2] = 5.0
+    encoded_feat[0, 2:] = -5.0
+    encoded_feat[1, :3] = 5.0
+    encoded_feat[1, 3:] = -5.0
     kernels = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     scores = torch.tensor([0.9, 0.8])
     labels = torch.tensor([0, 0])
     cfg = ConfigDict(DEFAULT_TEST_CFG, use_fusion=False)
-    plain = generator.predict_image(kernels, scores, labels, mask_feat, cfg)
+    plain = generator.predict_image(kernels, scores, labels, encoded_feat, cfg)
     cfg.use_matrix_nms = True
-    nms = generator.predict_image(kernels, scores, labels, mask_feat, cfg)
+    nms = generator.predict_image(kernels, scores, labels, encoded_feat, cfg)
     assert torch.allclose(nms.scores[0], plain.scores[0])
     assert nms.scores[1] < plain.scores[1]
     assert torch.equal(nms.masks[0], plain.masks[0])
     # a different class is not a duplicate
     cfg.use_matrix_nms = True
     other = generator.predict_image(kernels, scores, torch.tensor([0, 1]),
-                                    mask_feat, cfg)
+                                    encoded_feat, cfg)
     assert torch.allclose(other.scores, plain.scores)

@@ -53,13 +53,13 @@ def test_three_modes(model):
     # focal prior 0.1 and masks from untrained kernels: clearly non-zero
     assert all(v.item() > 0 for v in losses.values())
 
-    things, stuff, kernels, mask_feats = run(model, data, 'tensor')
+    things, stuff, kernels, encoded_feats = run(model, data, 'tensor')
     assert [tuple(x.shape) for x in things] == [(2, 4, 8, 12), (2, 4, 4, 6),
                                                 (2, 4, 2, 3), (2, 4, 1, 2),
                                                 (2, 4, 1, 1)]
     assert stuff[0].shape == (2, 5, 8, 12)
     assert kernels[0].shape == (2, 64, 8, 12)  # the demo's 64 channels
-    assert mask_feats.shape == (2, 64, 16, 24)
+    assert encoded_feats.shape == (2, 64, 16, 24)
 
     results = run(model, data, 'predict')
     for result, shape in zip(results, [(64, 96), (50, 70)]):

@@ -34,7 +34,7 @@ def two_images():
 
 def expected_losses(head, outs, targets, k):
     """The spec's formulas, one instance / class at a time."""
-    things, stuff, kernel_maps, mask_feats = outs
+    things, stuff, kernel_maps, encoded_feats = outs
     num_imgs = len(targets)
     num_things = sum(t.num_things for t in targets)
     pos_th = sum(
@@ -47,7 +47,7 @@ def expected_losses(head, outs, targets, k):
 
     def mask_logit(proj, kernel, img):
         embed = proj.weight.flatten(1) @ kernel + proj.bias  # (C_e,)
-        return (embed[:, None, None] * mask_feats[img]).sum(0).flatten()
+        return (embed[:, None, None] * encoded_feats[img]).sum(0).flatten()
 
     seg_th, seg_st, num_stuff = 0, 0, 0
     for b, t in enumerate(targets):
@@ -91,15 +91,15 @@ def targets_of(head, samples):
 def test_losses_match_spec_formulas():
     head = tiny_head()
     samples = two_images()
-    levels, encoder_feat = features(2)
-    losses = head.loss(levels, encoder_feat, samples)
+    levels, high_res_feats = features(2)
+    losses = head.loss(levels, high_res_feats, samples)
     assert set(losses) == {
         'loss_pos_th', 'loss_pos_st', 'loss_seg_th', 'loss_seg_st'
     }
     targets = targets_of(head, samples)
     # sanity of the case: things on several levels, stuff on every level
     assert sum(t.num_things for t in targets) >= 4
-    expected = expected_losses(head, head(levels, encoder_feat), targets,
+    expected = expected_losses(head, head(levels, high_res_feats), targets,
                                k=3)
     for name, value in expected.items():
         assert losses[name].item() == pytest.approx(value.item(), rel=1e-4)
@@ -115,12 +115,12 @@ def test_losses_without_targets_are_zero_and_connected():
     head = tiny_head()
     # no things and only void: no thing or stuff kernel targets at all
     sample = rect_sample([], [], torch.full(PAD, 255))
-    levels, encoder_feat = features(1)
-    losses = head.loss(levels, encoder_feat, [sample])
+    levels, high_res_feats = features(1)
+    losses = head.loss(levels, high_res_feats, [sample])
     assert losses['loss_seg_th'].item() == 0
     assert losses['loss_seg_st'].item() == 0
     # every target is 0: the focal losses are the all-negative sums
-    things, stuff, _, _ = head(levels, encoder_feat)
+    things, stuff, _, _ = head(levels, high_res_feats)
     pos_th = sum(
         soft_sigmoid_focal_loss(x, torch.zeros_like(x)).sum() for x in things)
     assert losses['loss_pos_th'].item() == pytest.approx(pos_th.item(),
@@ -141,8 +141,8 @@ def test_single_centre_dice_picks_the_centre_kernel():
     stuff = torch.full(PAD, 1)
     stuff[16:48, 32:64] = 0
     sample = rect_sample([(32, 16, 64, 48)], [1], stuff)
-    levels, encoder_feat = features(1)
-    things, _, kernel_maps, _ = head(levels, encoder_feat)
+    levels, high_res_feats = features(1)
+    things, _, kernel_maps, _ = head(levels, high_res_feats)
     target = targets_of(head, [sample])[0]
     kernels, masks, weights = head.thing_generator.training_kernels(
         [x[0] for x in things], [x[0] for x in kernel_maps], target)
@@ -152,7 +152,7 @@ def test_single_centre_dice_picks_the_centre_kernel():
     assert torch.equal(kernels, expected)
     assert torch.equal(weights, torch.ones(2))
     assert torch.equal(masks, target.thing_masks[[0, 0]])
-    losses = head.loss(levels, encoder_feat, [sample])
+    losses = head.loss(levels, high_res_feats, [sample])
     assert torch.isfinite(losses['loss_seg_th'])
 
 
@@ -163,16 +163,16 @@ def test_predict_things_maskness_fusion_and_threshold():
         embed.weight.copy_(torch.eye(4)[:, :, None, None])
         embed.bias.zero_()
     ln3 = math.log(3.0)
-    mask_feat = torch.zeros(4, 2, 2)
+    encoded_feat = torch.zeros(4, 2, 2)
     # channel 0: probabilities [[.75, .75], [.25, .5]] -> > 0.4 at three
     # pixels, maskness (.75 + .75 + .5) / 3 = 2 / 3
-    mask_feat[0] = torch.tensor([[ln3, ln3], [-ln3, 0.0]])
+    encoded_feat[0] = torch.tensor([[ln3, ln3], [-ln3, 0.0]])
     kernels = torch.tensor([[1.0, 0, 0, 0], [0, 1.0, 0, 0], [1.0, 0, 0, 0],
                             [0, 0, 1.0, 0]])
     scores = torch.tensor([0.6, 0.3, 0.5, 0.06])
     labels = torch.tensor([0, 1, 0, 2])
     result = head.thing_generator.predict_image(kernels, scores, labels,
-                                              mask_feat, head.test_cfg)
+                                              encoded_feat, head.test_cfg)
     # kernel 2 is fused into kernel 0 (same class, cosine 1); kernels 1 and
     # 3 see all-zero features: probability .5 everywhere, maskness .5
     assert torch.allclose(result.scores, torch.tensor([0.4, 0.15]))
@@ -182,13 +182,13 @@ def test_predict_things_maskness_fusion_and_threshold():
 
     head.test_cfg.use_fusion = False
     result = head.thing_generator.predict_image(kernels, scores, labels,
-                                              mask_feat, head.test_cfg)
+                                              encoded_feat, head.test_cfg)
     assert torch.allclose(result.scores,
                           torch.tensor([0.4, 0.5 * 2 / 3, 0.15]))
     head.test_cfg.max_per_img = 1
     assert len(
         head.thing_generator.predict_image(kernels, scores, labels,
-                                           mask_feat, head.test_cfg)) == 1
+                                           encoded_feat, head.test_cfg)) == 1
 
 
 def test_predict_stuff_averages_kernels_and_scores_per_class():
@@ -197,12 +197,12 @@ def test_predict_stuff_averages_kernels_and_scores_per_class():
     with torch.no_grad():
         embed.weight.copy_(torch.eye(4)[:, :, None, None])
         embed.bias.zero_()
-    mask_feat = torch.ones(4, 1, 2)
+    encoded_feat = torch.ones(4, 1, 2)
     kernels = torch.tensor([[2.0, 0, 0, 0], [0, 0, 1.0, 0], [0, 4.0, 0, 0]])
     scores = torch.tensor([0.2, 0.5, 0.4])
     labels = torch.tensor([2, 1, 2])
     result = head.stuff_generator.predict_image(kernels, scores, labels,
-                                              mask_feat)
+                                              encoded_feat)
     assert result.labels.tolist() == [1, 2]
     assert torch.allclose(result.scores, torch.tensor([0.5, 0.3]))
     # class 2: mean kernel [1, 2, 0, 0] . ones = 3
@@ -214,14 +214,14 @@ def test_predict_stuff_averages_kernels_and_scores_per_class():
 def test_predict_batch_equals_single_images():
     head = tiny_head()
     head.eval()
-    levels, encoder_feat = features(3)
+    levels, high_res_feats = features(3)
     metas = [dict(img_shape=PAD)] * 3
     with torch.no_grad():
-        things, stuff = head.predict(levels, encoder_feat, metas)
+        things, stuff = head.predict(levels, high_res_feats, metas)
         assert len(things) == len(stuff) == 3
         for b in range(3):
             single = head.predict([x[b:b + 1] for x in levels],
-                                  encoder_feat[b:b + 1], metas[:1])
+                                  high_res_feats[b:b + 1], metas[:1])
             assert torch.allclose(single[0][0].scores, things[b].scores)
             assert torch.equal(single[0][0].labels, things[b].labels)
             assert torch.allclose(single[1][0].masks, stuff[b].masks,
@@ -236,12 +236,12 @@ def test_predict_batch_equals_single_images():
 
 def test_head_rejects_bad_inputs():
     head = tiny_head()
-    levels, encoder_feat = features(1)
+    levels, high_res_feats = features(1)
     with pytest.raises(ValueError, match='expects 5 levels'):
-        head(levels[:4], encoder_feat)
+        head(levels[:4], high_res_feats)
     with pytest.raises(ValueError, match='pool_sizes'):
         tiny_head(test_cfg=dict(pool_sizes=(3, 3)))
     sample = rect_sample([], [], torch.full(PAD, 255))
     del sample.gt_sem_seg
     with pytest.raises(KeyError, match='gt_sem_seg'):
-        head.loss(levels, encoder_feat, [sample])
+        head.loss(levels, high_res_feats, [sample])

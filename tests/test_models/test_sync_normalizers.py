@@ -30,25 +30,25 @@ def two_images():
     of different sizes in the first image, one in the second."""
     gen = torch.Generator().manual_seed(1)
     levels = [torch.randn(2, 8, *size, generator=gen) for size in LEVEL_SIZES]
-    encoder_feat = torch.randn(2, 8, 16, 24, generator=gen)
+    high_res_feats = torch.randn(2, 8, 16, 24, generator=gen)
     samples = [
         sample([(4, 4, 40, 40), (60, 2, 70, 10), (50, 30, 90, 62)],
                [0, 2, 1]),
         sample([(20, 10, 44, 34)], [1]),
     ]
-    return levels, encoder_feat, samples
+    return levels, high_res_feats, samples
 
 
 def losses(head, image=None):
     """The head's losses on both images, or on image ``image`` alone."""
-    levels, encoder_feat, samples = two_images()
+    levels, high_res_feats, samples = two_images()
     if image is not None:
         levels = [x[image:image + 1] for x in levels]
-        encoder_feat = encoder_feat[image:image + 1]
+        high_res_feats = high_res_feats[image:image + 1]
         samples = samples[image:image + 1]
     return {
         k: v.item()
-        for k, v in head.loss(levels, encoder_feat, samples).items()
+        for k, v in head.loss(levels, high_res_feats, samples).items()
     }
 
 

@@ -86,13 +86,13 @@ def pooled_gt_kernels(kernel_maps, targets):
 def test_thing_kernels_at_the_gt_centres(mode):
     head = upper_bound_head(mode)
     sample = gt_sample()
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     targets = training_targets(head, sample)
     seen = spy(head.thing_generator)
     with torch.no_grad():
-        things, _ = head.predict(levels, encoder_feat, [sample.metainfo],
+        things, _ = head.predict(levels, high_res_feats, [sample.metainfo],
                                  [sample])
-        _, _, kernel_maps, _ = head(levels, encoder_feat)
+        _, _, kernel_maps, _ = head(levels, high_res_feats)
     kernels, scores, labels = seen[0]
     expected = torch.cat([
         kernel_maps[level][0].flatten(1)[:, targets.thing_centers[level]].t()
@@ -112,13 +112,13 @@ def test_thing_kernels_at_the_gt_centres(mode):
 def test_gt_position_class_stuff_is_the_gt_stuff():
     head = upper_bound_head('gt_position_class')
     sample = gt_sample()
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     targets = training_targets(head, sample)
     seen = spy(head.stuff_generator)
     with torch.no_grad():
-        _, stuff = head.predict(levels, encoder_feat, [sample.metainfo],
+        _, stuff = head.predict(levels, high_res_feats, [sample.metainfo],
                                 [sample])
-        _, _, kernel_maps, _ = head(levels, encoder_feat)
+        _, _, kernel_maps, _ = head(levels, high_res_feats)
     # the image's GT stuff channels: 0 (all things), 1 and 2; void is none
     gt_channels = sorted(set(stuff_map().unique().tolist()) - {255})
     assert gt_channels == [0, 1, 2]
@@ -135,7 +135,7 @@ def test_gt_position_class_stuff_is_the_gt_stuff():
 def test_gt_position_stuff_regions_are_the_gt_regions():
     head = upper_bound_head('gt_position')
     sample = gt_sample()
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     targets = training_targets(head, sample)
     regions_seen = []
     original = head.stuff_generator.predict_from_regions
@@ -147,8 +147,8 @@ def test_gt_position_stuff_regions_are_the_gt_regions():
     head.stuff_generator.predict_from_regions = recording
     seen = spy(head.stuff_generator)
     with torch.no_grad():
-        head.predict(levels, encoder_feat, [sample.metainfo], [sample])
-        _, stuff_logits, kernel_maps, _ = head(levels, encoder_feat)
+        head.predict(levels, high_res_feats, [sample.metainfo], [sample])
+        _, stuff_logits, kernel_maps, _ = head(levels, high_res_feats)
     for level, level_regions in enumerate(regions_seen[0]):
         scores, labels, regions = level_regions[0]
         assert torch.equal(regions, targets.stuff_regions[level])
@@ -194,10 +194,10 @@ def test_gt_loaded_at_the_original_size_is_rescaled():
     original.gt_sem_seg = PixelData(
         sem_seg=stuff_map().repeat_interleave(2, 0).repeat_interleave(
             2, 1)[None])
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     with torch.no_grad():
-        a = head.predict(levels, encoder_feat, [resized.metainfo], [resized])
-        b = head.predict(levels, encoder_feat, [original.metainfo],
+        a = head.predict(levels, high_res_feats, [resized.metainfo], [resized])
+        b = head.predict(levels, high_res_feats, [original.metainfo],
                          [original])
     for x, y in zip(a, b):
         assert torch.equal(x[0].labels, y[0].labels)
@@ -206,17 +206,17 @@ def test_gt_loaded_at_the_original_size_is_rescaled():
 
 def test_refuses_data_without_ground_truth():
     head = upper_bound_head('gt_position')
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     sample = DetDataSample(
         metainfo=dict(batch_input_shape=PAD, img_shape=PAD,
                       img_path='test2017/1.jpg'))
     with pytest.raises(ValueError, match='test2017/1.jpg has no ground'):
-        head.predict(levels, encoder_feat, [sample.metainfo], [sample])
+        head.predict(levels, high_res_feats, [sample.metainfo], [sample])
     # things without the stuff map are not enough either
     sample = gt_sample()
     del sample.gt_sem_seg
     with pytest.raises(ValueError, match='stuff map'):
-        head.predict(levels, encoder_feat, [sample.metainfo], [sample])
+        head.predict(levels, high_res_feats, [sample.metainfo], [sample])
     with pytest.raises(ValueError, match='upper_bound must be one of'):
         upper_bound_head('gt_everything')
 
@@ -227,9 +227,9 @@ def test_the_ordinary_head_does_not_read_the_ground_truth():
     assert PanopticFCNHead.predicts_with_ground_truth is False
     assert PanopticFCNUpperBoundHead.predicts_with_ground_truth is True
     head = tiny_head().eval()
-    levels, encoder_feat = inputs()
+    levels, high_res_feats = inputs()
     with torch.no_grad():
-        things, stuff = head.predict(levels, encoder_feat, [dict()])
+        things, stuff = head.predict(levels, high_res_feats, [dict()])
     assert len(things) == len(stuff) == 1
 
 

@@ -145,8 +145,8 @@ class PanopticFCN(BaseDetector):
             FloatingPointError: If a loss is NaN or infinite (before the
                 backward pass; see :func:`check_finite_losses`).
         """
-        level_feats, encoder_feat = self.extract_feat(batch_inputs)
-        losses = self.panoptic_head.loss(level_feats, encoder_feat,
+        level_feats, high_res_feats = self.extract_feat(batch_inputs)
+        losses = self.panoptic_head.loss(level_feats, high_res_feats,
                                          batch_data_samples)
         check_finite_losses(losses)
         return losses
@@ -172,8 +172,8 @@ class PanopticFCN(BaseDetector):
             (``sem_seg`` (1, H, W), stuff channel per pixel, 0 = things).
         """
         batch_img_metas = [sample.metainfo for sample in batch_data_samples]
-        level_feats, encoder_feat = self.extract_feat(batch_inputs)
-        head_inputs = (level_feats, encoder_feat, batch_img_metas)
+        level_feats, high_res_feats = self.extract_feat(batch_inputs)
+        head_inputs = (level_feats, high_res_feats, batch_img_metas)
         if self.panoptic_head.predicts_with_ground_truth:
             # the upper-bound analysis head of Table 10 reads the GT
             head_inputs += (batch_data_samples, )
@@ -234,5 +234,5 @@ class PanopticFCN(BaseDetector):
             tuple: The head's outputs: thing logits, stuff logits and kernel
             maps per level, and F_e (see :meth:`PanopticFCNHead.forward`).
         """
-        level_feats, encoder_feat = self.extract_feat(batch_inputs)
-        return self.panoptic_head(level_feats, encoder_feat)
+        level_feats, high_res_feats = self.extract_feat(batch_inputs)
+        return self.panoptic_head(level_feats, high_res_feats)

@@ -155,13 +155,13 @@ class PanopticFCNHead(BaseModule):
                              f'{self.test_cfg.pool_sizes}')
 
     def forward(self, level_feats: Sequence[Tensor],
-                encoder_feat: Tensor) -> LevelOutputs:
+                high_res_feats: Tensor) -> LevelOutputs:
         """Position maps and kernel maps of every level, and F_e.
 
         Args:
             level_feats (Sequence[Tensor]): P3..P7, level l of shape
                 (B, in_channels, h_l, w_l).
-            encoder_feat (Tensor): F_h of shape (B, in_channels, H/4, W/4).
+            high_res_feats (Tensor): F_h of shape (B, in_channels, H/4, W/4).
 
         Returns:
             tuple: thing logits per level (B, N_th, h_l, w_l), stuff logits
@@ -174,16 +174,16 @@ class PanopticFCNHead(BaseModule):
         thing_logits, stuff_logits, kernel_maps = self.kernel_generator(
             level_feats)
         return (thing_logits, stuff_logits, kernel_maps,
-                self.feature_encoder(encoder_feat))
+                self.feature_encoder(high_res_feats))
 
     # ------------------------------------------------------------ training
-    def loss(self, level_feats: Sequence[Tensor], encoder_feat: Tensor,
+    def loss(self, level_feats: Sequence[Tensor], high_res_feats: Tensor,
              batch_data_samples: list) -> Dict[str, Tensor]:
         """Forward, build the targets and compute the four losses.
 
         Args:
             level_feats (Sequence[Tensor]): P3..P7, see :meth:`forward`.
-            encoder_feat (Tensor): F_h (B, in_channels, H/4, W/4).
+            high_res_feats (Tensor): F_h (B, in_channels, H/4, W/4).
             batch_data_samples (list[DetDataSample]): With ``gt_instances``
                 (non-crowd things; masks padded to the batch input),
                 ``gt_sem_seg.sem_seg`` (1, H, W), the stuff map, and the
@@ -193,7 +193,7 @@ class PanopticFCNHead(BaseModule):
             dict[str, Tensor]: ``loss_pos_th``, ``loss_pos_st``,
             ``loss_seg_th``, ``loss_seg_st``.
         """
-        outs = self(level_feats, encoder_feat)
+        outs = self(level_feats, high_res_feats)
         pad_shape = tuple(batch_data_samples[0].metainfo['batch_input_shape'])
         level_sizes = [tuple(x.shape[-2:]) for x in outs[0]]
         targets = []
@@ -213,7 +213,7 @@ class PanopticFCNHead(BaseModule):
 
     def loss_by_feat(self, thing_logits: List[Tensor],
                      stuff_logits: List[Tensor], kernel_maps: List[Tensor],
-                     mask_feats: Tensor,
+                     encoded_feats: Tensor,
                      targets: List[ImageTargets]) -> Dict[str, Tensor]:
         """The four losses from the head outputs and per-image targets.
 
@@ -221,7 +221,7 @@ class PanopticFCNHead(BaseModule):
             thing_logits (list[Tensor]): Per level (B, N_th, h_l, w_l).
             stuff_logits (list[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (list[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             targets (list[ImageTargets]): One per image.
 
         Returns:
@@ -229,15 +229,15 @@ class PanopticFCNHead(BaseModule):
         """
         num_imgs = len(targets)
         if tuple(targets[0].stuff_masks.shape[-2:]) != \
-                tuple(mask_feats.shape[-2:]):
+                tuple(encoded_feats.shape[-2:]):
             raise ValueError(
                 'PanopticFCNHead: stride-4 targets of size '
                 f'{tuple(targets[0].stuff_masks.shape[-2:])} do not match '
-                f'F_e of size {tuple(mask_feats.shape[-2:])}; the input '
+                f'F_e of size {tuple(encoded_feats.shape[-2:])}; the input '
                 'must be padded to a multiple of 32')
         num_things = sum(t.num_things for t in targets)
         if self.sync_normalizers:
-            num_things = mean_over_ranks(num_things, mask_feats.device)
+            num_things = mean_over_ranks(num_things, encoded_feats.device)
 
         # things: every level and element, / number of (instance, level)
         pred = torch.cat([x.flatten(2) for x in thing_logits], dim=2)
@@ -255,9 +255,9 @@ class PanopticFCNHead(BaseModule):
             for level, logits in enumerate(stuff_logits))
 
         thing_pred, thing_tgt, thing_w = self.thing_generator.loss_inputs(
-            thing_logits, kernel_maps, mask_feats, targets)
+            thing_logits, kernel_maps, encoded_feats, targets)
         stuff_pred, stuff_tgt = self.stuff_generator.loss_inputs(
-            kernel_maps, mask_feats, targets)
+            kernel_maps, encoded_feats, targets)
 
         loss_seg_th = self._dice(thing_pred, thing_tgt, thing_w, num_things)
         loss_seg_st = self._dice(stuff_pred, stuff_tgt, None,
@@ -280,14 +280,14 @@ class PanopticFCNHead(BaseModule):
 
     # ----------------------------------------------------------- inference
     def predict(
-        self, level_feats: Sequence[Tensor], encoder_feat: Tensor,
+        self, level_feats: Sequence[Tensor], high_res_feats: Tensor,
         batch_img_metas: List[dict]
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Forward and select the thing and stuff masks of every image.
 
         Args:
             level_feats (Sequence[Tensor]): P3..P7, see :meth:`forward`.
-            encoder_feat (Tensor): F_h (B, in_channels, H/4, W/4).
+            high_res_feats (Tensor): F_h (B, in_channels, H/4, W/4).
             batch_img_metas (list[dict]): Meta information of each image
                 (only their number is read).
 
@@ -298,21 +298,21 @@ class PanopticFCNHead(BaseModule):
             (``masks`` soft (u, H/4, W/4), ``scores`` (u,), ``labels``
             (u,) stuff channels in [1, N_st) or 0 = all things).
         """
-        outs = self(level_feats, encoder_feat)
+        outs = self(level_feats, high_res_feats)
         self._check_batch(batch_img_metas, outs[-1])
         return self.predict_by_feat(*outs)
 
     def _check_batch(self, batch_img_metas: List[dict],
-                     mask_feats: Tensor) -> None:
+                     encoded_feats: Tensor) -> None:
         """One meta per image of the batch."""
-        if len(batch_img_metas) != mask_feats.shape[0]:
+        if len(batch_img_metas) != encoded_feats.shape[0]:
             raise ValueError(f'{type(self).__name__}.predict: got '
                              f'{len(batch_img_metas)} image metas for a '
-                             f'batch of {mask_feats.shape[0]}')
+                             f'batch of {encoded_feats.shape[0]}')
 
     def predict_by_feat(
         self, thing_logits: List[Tensor], stuff_logits: List[Tensor],
-        kernel_maps: List[Tensor], mask_feats: Tensor
+        kernel_maps: List[Tensor], encoded_feats: Tensor
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Kernel-level inference from the head outputs (spec Sec. 4).
 
@@ -320,13 +320,13 @@ class PanopticFCNHead(BaseModule):
             thing_logits (list[Tensor]): Per level (B, N_th, h_l, w_l).
             stuff_logits (list[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (list[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
 
         Returns:
             tuple[list[InstanceData], list[InstanceData]]: See
             :meth:`predict`.
         """
         return (self.thing_generator.predict(thing_logits, kernel_maps,
-                                             mask_feats, self.test_cfg),
+                                             encoded_feats, self.test_cfg),
                 self.stuff_generator.predict(stuff_logits, kernel_maps,
-                                             mask_feats, self.test_cfg))
+                                             encoded_feats, self.test_cfg))

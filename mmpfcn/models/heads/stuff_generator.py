@@ -47,7 +47,7 @@ class StuffGenerator(KernelEmbedding):
         super().__init__(in_channels, embed_channels, init_cfg=init_cfg)
         self.label_offset = 0 if with_things else 1
 
-    def loss_inputs(self, kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+    def loss_inputs(self, kernel_maps: Sequence[Tensor], encoded_feats: Tensor,
                     targets: Sequence[ImageTargets]) -> Tuple[Tensor, Tensor]:
         """What the dice of the stuff needs, for a batch: the mask logits of
         every image's pooled kernels (:meth:`training_kernels`, embedded,
@@ -55,7 +55,7 @@ class StuffGenerator(KernelEmbedding):
 
         Args:
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             targets (Sequence[ImageTargets]): One per image.
 
         Returns:
@@ -67,7 +67,7 @@ class StuffGenerator(KernelEmbedding):
             kernels, image_masks = self.training_kernels(
                 [x[img] for x in kernel_maps], image_targets)
             logits.append(
-                self.mask_logits(self.embed(kernels), mask_feats[img]))
+                self.mask_logits(self.embed(kernels), encoded_feats[img]))
             masks.append(image_masks)
         return torch.cat(logits).flatten(1), torch.cat(masks).flatten(1)
 
@@ -91,7 +91,7 @@ class StuffGenerator(KernelEmbedding):
         return torch.cat(kernels), targets.stuff_masks[labels]
 
     def predict(self, stuff_logits: Sequence[Tensor],
-                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                kernel_maps: Sequence[Tensor], encoded_feats: Tensor,
                 cfg) -> List[InstanceData]:
         """Stuff masks of every image of a batch (spec Sec. 4): the regions
         of the stuff maps (:func:`select_stuff_regions`), then
@@ -100,7 +100,7 @@ class StuffGenerator(KernelEmbedding):
         Args:
             stuff_logits (Sequence[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             cfg (ConfigDict): Inference settings (``stuff_score_thr``).
 
         Returns:
@@ -113,12 +113,12 @@ class StuffGenerator(KernelEmbedding):
             select_stuff_regions(logits, cfg.stuff_score_thr)
             for logits in stuff_logits
         ]
-        return self.predict_from_regions(regions, kernel_maps, mask_feats)
+        return self.predict_from_regions(regions, kernel_maps, encoded_feats)
 
     def predict_from_regions(
             self, regions: Sequence[Sequence[Tuple[Tensor, Tensor, Tensor]]],
             kernel_maps: Sequence[Tensor],
-            mask_feats: Tensor) -> List[InstanceData]:
+            encoded_feats: Tensor) -> List[InstanceData]:
         """Stuff masks of every image from chosen regions: one pooled kernel
         per region (:func:`stuff_kernel_pooling`), averaged per class.
 
@@ -127,7 +127,7 @@ class StuffGenerator(KernelEmbedding):
                 scores (m,), stuff channels (m,) and regions (m, h_l, w_l),
                 as :func:`select_stuff_regions` gives them.
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
 
         Returns:
             list[InstanceData]: See :meth:`predict`.
@@ -138,24 +138,24 @@ class StuffGenerator(KernelEmbedding):
             for img, (scores, labels, masks) in enumerate(level_regions)
         ] for level_regions, kernel_map in zip(regions, kernel_maps)]
         return [
-            self.predict_image(*selected, mask_feats[img])
+            self.predict_image(*selected, encoded_feats[img])
             for img, selected in enumerate(concat_levels(per_level))
         ]
 
     def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,
-                      mask_feat: Tensor) -> InstanceData:
+                      encoded_feat: Tensor) -> InstanceData:
         """Embed, average per class and predict the masks of one image.
 
         Args:
             kernels (Tensor): Stuff kernels of all levels (m, C).
             scores (Tensor): Region scores (m,).
             labels (Tensor): Stuff channels (m,).
-            mask_feat (Tensor): F_e of the image (C_e, H/4, W/4).
+            encoded_feat (Tensor): F_e of the image (C_e, H/4, W/4).
 
         Returns:
             InstanceData: See :meth:`predict`.
         """
         kernels, scores, classes = class_mean_kernels(
             self.embed(kernels), scores, labels)  # (u, C_e), (u,), (u,)
-        probs = self.mask_logits(kernels, mask_feat).sigmoid()
+        probs = self.mask_logits(kernels, encoded_feat).sigmoid()
         return InstanceData(masks=probs, scores=scores, labels=classes)

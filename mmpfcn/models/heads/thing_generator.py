@@ -64,7 +64,7 @@ class ThingGenerator(KernelEmbedding):
 
     def loss_inputs(
             self, thing_logits: Sequence[Tensor],
-            kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+            kernel_maps: Sequence[Tensor], encoded_feats: Tensor,
             targets: Sequence[ImageTargets]) -> Tuple[Tensor, Tensor, Tensor]:
         """What the weighted dice of the things needs, for a batch: the
         mask logits of every image's positive kernels
@@ -74,7 +74,7 @@ class ThingGenerator(KernelEmbedding):
         Args:
             thing_logits (Sequence[Tensor]): Per level (B, N_th, h_l, w_l).
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             targets (Sequence[ImageTargets]): One per image.
 
         Returns:
@@ -88,7 +88,7 @@ class ThingGenerator(KernelEmbedding):
                 [x[img] for x in thing_logits], [x[img] for x in kernel_maps],
                 image_targets)
             logits.append(
-                self.mask_logits(self.embed(kernels), mask_feats[img]))
+                self.mask_logits(self.embed(kernels), encoded_feats[img]))
             masks.append(image_masks)
             weights.append(image_weights)
         return (torch.cat(logits).flatten(1), torch.cat(masks).flatten(1),
@@ -133,7 +133,7 @@ class ThingGenerator(KernelEmbedding):
         return torch.cat(kernels), masks, torch.cat(weights)
 
     def predict(self, thing_logits: Sequence[Tensor],
-                kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+                kernel_maps: Sequence[Tensor], encoded_feats: Tensor,
                 cfg) -> List[InstanceData]:
         """Thing masks of every image of a batch (spec Sec. 4): the kernels
         at the heatmap peaks (:func:`select_thing_peaks`), then
@@ -142,7 +142,7 @@ class ThingGenerator(KernelEmbedding):
         Args:
             thing_logits (Sequence[Tensor]): Per level (B, N_th, h_l, w_l).
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             cfg (ConfigDict): Inference settings (``pool_sizes``,
                 ``peaks_per_level``, ``thing_peak_thr``, ``use_fusion``,
                 ``fusion_sim_thr``, ``fusion_class_aware``,
@@ -159,11 +159,11 @@ class ThingGenerator(KernelEmbedding):
                                cfg.peaks_per_level, cfg.thing_peak_thr)
             for level, logits in enumerate(thing_logits)
         ]
-        return self.predict_from_peaks(peaks, kernel_maps, mask_feats, cfg)
+        return self.predict_from_peaks(peaks, kernel_maps, encoded_feats, cfg)
 
     def predict_from_peaks(
             self, peaks: Sequence[Sequence[Tuple[Tensor, Tensor, Tensor]]],
-            kernel_maps: Sequence[Tensor], mask_feats: Tensor,
+            kernel_maps: Sequence[Tensor], encoded_feats: Tensor,
             cfg) -> List[InstanceData]:
         """Thing masks of every image from chosen positions.
 
@@ -172,7 +172,7 @@ class ThingGenerator(KernelEmbedding):
                 (n,), labels (n,) and flat positions (n,) into
                 ``h_l * w_l``, as :func:`select_thing_peaks` gives them.
             kernel_maps (Sequence[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             cfg (ConfigDict): See :meth:`predict`.
 
         Returns:
@@ -183,19 +183,19 @@ class ThingGenerator(KernelEmbedding):
             for img, (scores, labels, positions) in enumerate(level_peaks)
         ] for level_peaks, kernel_map in zip(peaks, kernel_maps)]
         return [
-            self.predict_image(*selected, mask_feats[img], cfg)
+            self.predict_image(*selected, encoded_feats[img], cfg)
             for img, selected in enumerate(concat_levels(per_level))
         ]
 
     def predict_image(self, kernels: Tensor, scores: Tensor, labels: Tensor,
-                       mask_feat: Tensor, cfg) -> InstanceData:
+                       encoded_feat: Tensor, cfg) -> InstanceData:
         """Embed, fuse, predict, then :meth:`score_masks`.
 
         Args:
             kernels (Tensor): Thing kernels of all levels (n, C).
             scores (Tensor): Peak scores (n,).
             labels (Tensor): Classes (n,).
-            mask_feat (Tensor): F_e of the image (C_e, H/4, W/4).
+            encoded_feat (Tensor): F_e of the image (C_e, H/4, W/4).
             cfg (ConfigDict): See :meth:`predict`.
 
         Returns:
@@ -206,7 +206,7 @@ class ThingGenerator(KernelEmbedding):
             kernels, scores, labels = kernel_fusion(
                 kernels, scores, labels, cfg.fusion_sim_thr,
                 cfg.fusion_class_aware)
-        probs = self.mask_logits(kernels, mask_feat).sigmoid()
+        probs = self.mask_logits(kernels, encoded_feat).sigmoid()
         return self.score_masks(probs, scores, labels, cfg)
 
     def score_masks(self, probs: Tensor, scores: Tensor, labels: Tensor,

@@ -54,14 +54,14 @@ class PanopticFCNUpperBoundHead(PanopticFCNHead):
         self.upper_bound = upper_bound
 
     def predict(
-        self, level_feats: Sequence[Tensor], encoder_feat: Tensor,
+        self, level_feats: Sequence[Tensor], high_res_feats: Tensor,
         batch_img_metas: List[dict], batch_data_samples: list
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """Forward, then the masks at the ground-truth positions.
 
         Args:
             level_feats (Sequence[Tensor]): P3..P7, see :meth:`forward`.
-            encoder_feat (Tensor): F_h (B, in_channels, H/4, W/4).
+            high_res_feats (Tensor): F_h (B, in_channels, H/4, W/4).
             batch_img_metas (list[dict]): ``batch_input_shape`` and
                 ``img_shape`` of every image.
             batch_data_samples (list[DetDataSample]): With ``gt_instances``
@@ -71,7 +71,7 @@ class PanopticFCNUpperBoundHead(PanopticFCNHead):
             tuple[list[InstanceData], list[InstanceData]]: See
             :meth:`PanopticFCNHead.predict`.
         """
-        outs = self(level_feats, encoder_feat)
+        outs = self(level_feats, high_res_feats)
         self._check_batch(batch_img_metas, outs[-1])
         targets = gt_targets(self.target_generator, batch_data_samples,
                              batch_img_metas,
@@ -81,7 +81,7 @@ class PanopticFCNUpperBoundHead(PanopticFCNHead):
 
     def predict_with_targets(
         self, thing_logits: List[Tensor], stuff_logits: List[Tensor],
-        kernel_maps: List[Tensor], mask_feats: Tensor,
+        kernel_maps: List[Tensor], encoded_feats: Tensor,
         targets: List[ImageTargets]
     ) -> Tuple[List[InstanceData], List[InstanceData]]:
         """The ordinary mask prediction, fusion and scoring, from the
@@ -91,7 +91,7 @@ class PanopticFCNUpperBoundHead(PanopticFCNHead):
             thing_logits (list[Tensor]): Per level (B, N_th, h_l, w_l).
             stuff_logits (list[Tensor]): Per level (B, N_st, h_l, w_l).
             kernel_maps (list[Tensor]): Per level (B, C, h_l, w_l).
-            mask_feats (Tensor): F_e (B, C_e, H/4, W/4).
+            encoded_feats (Tensor): F_e (B, C_e, H/4, W/4).
             targets (list[ImageTargets]): The targets of each image.
 
         Returns:
@@ -110,6 +110,6 @@ class PanopticFCNUpperBoundHead(PanopticFCNHead):
             for img, t in enumerate(targets)
         ] for level, logits in enumerate(stuff_logits)]
         return (self.thing_generator.predict_from_peaks(
-            peaks, kernel_maps, mask_feats, self.test_cfg),
+            peaks, kernel_maps, encoded_feats, self.test_cfg),
                 self.stuff_generator.predict_from_regions(
-                    regions, kernel_maps, mask_feats))
+                    regions, kernel_maps, encoded_feats))

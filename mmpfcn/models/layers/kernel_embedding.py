@@ -40,17 +40,17 @@ class KernelEmbedding(BaseModule):
                         self.embed_extractor.bias)
 
     @staticmethod
-    def mask_logits(kernels: Tensor, mask_feat: Tensor) -> Tensor:
+    def mask_logits(kernels: Tensor, encoded_feat: Tensor) -> Tensor:
         """P_j = K_j . F_e at every pixel (no bias).
 
         Args:
             kernels (Tensor): Embedded kernels (N, C_e).
-            mask_feat (Tensor): F_e of one image (C_e, h, w).
+            encoded_feat (Tensor): F_e of one image (C_e, h, w).
 
         Returns:
             Tensor: Mask logits (N, h, w).
         """
-        return torch.einsum('nc,chw->nhw', kernels, mask_feat)
+        return torch.einsum('nc,chw->nhw', kernels, encoded_feat)
 
 
 def concat_levels(

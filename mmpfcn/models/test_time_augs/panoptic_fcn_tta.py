@@ -156,16 +156,16 @@ class PanopticFCNTTAModel(BaseTTAModel):
                 outputs[ref][2][level].shape[-2:], 'replicate')[0]
             for level in range(num_levels)
         ] for index, out in enumerate(outputs)]  # per view, per level
-        mask_feats = [out[3][0] for out in outputs]
-        things = self._things(thing_logits, kernel_maps, mask_feats, views,
+        encoded_feats = [out[3][0] for out in outputs]
+        things = self._things(thing_logits, kernel_maps, encoded_feats, views,
                               ref)
-        stuff = self._stuff(stuff_logits, kernel_maps, mask_feats, views,
+        stuff = self._stuff(stuff_logits, kernel_maps, encoded_feats, views,
                             ref)
         return self.module._attach_results([things], [stuff],
                                            [samples[ref]], True)[0]
 
     def _average_masks(self, kernels: Sequence[Tensor],
-                       mask_feats: Sequence[Tensor],
+                       encoded_feats: Sequence[Tensor],
                        views: Sequence[ViewMeta], ref: int) -> Tensor:
         """Per-view mask logits of per-view kernels, averaged in the
         reference frame.
@@ -173,7 +173,7 @@ class PanopticFCNTTAModel(BaseTTAModel):
         Args:
             kernels (Sequence[Tensor]): Per view, embedded kernels
                 (n, C_e) of the same n objects.
-            mask_feats (Sequence[Tensor]): Per view, F_e (C_e, h_v, w_v).
+            encoded_feats (Sequence[Tensor]): Per view, F_e (C_e, h_v, w_v).
             views (Sequence[ViewMeta]): The views.
             ref (int): Index of the reference view.
 
@@ -181,12 +181,13 @@ class PanopticFCNTTAModel(BaseTTAModel):
             Tensor: Mask probabilities (n, H/4, W/4) of the reference.
         """
         mask_logits = self.module.panoptic_head.thing_generator.mask_logits
-        return average_views(lambda i: mask_logits(kernels[i], mask_feats[i]),
-                             views, ref).sigmoid()
+        return average_views(
+            lambda i: mask_logits(kernels[i], encoded_feats[i]), views,
+            ref).sigmoid()
 
     def _things(self, thing_logits: List[Tensor],
                 kernel_maps: List[List[Tensor]],
-                mask_feats: List[Tensor], views: Sequence[ViewMeta],
+                encoded_feats: List[Tensor], views: Sequence[ViewMeta],
                 ref: int) -> InstanceData:
         """Thing results of one image (``masks`` (n, H/4, W/4), ``scores``,
         ``labels``), see :meth:`ThingGenerator.predict`."""
@@ -208,11 +209,11 @@ class PanopticFCNTTAModel(BaseTTAModel):
                 torch.cat(embedded, dim=1), scores, labels,
                 cfg.fusion_sim_thr, cfg.fusion_class_aware)
             embedded = fused.chunk(len(views), dim=1)
-        probs = self._average_masks(embedded, mask_feats, views, ref)
+        probs = self._average_masks(embedded, encoded_feats, views, ref)
         return generator.score_masks(probs, scores, labels, cfg)
 
     def _stuff(self, stuff_logits: List[Tensor],
-               kernel_maps: List[List[Tensor]], mask_feats: List[Tensor],
+               kernel_maps: List[List[Tensor]], encoded_feats: List[Tensor],
                views: Sequence[ViewMeta], ref: int) -> InstanceData:
         """Stuff results of one image (``masks`` (u, H/4, W/4), ``scores``,
         ``labels``), see :meth:`StuffGenerator.predict`."""
@@ -233,5 +234,5 @@ class PanopticFCNTTAModel(BaseTTAModel):
             mean, class_scores, classes = class_mean_kernels(
                 generator.embed(torch.cat(view_kernels)), scores, labels)
             embedded.append(mean)
-        probs = self._average_masks(embedded, mask_feats, views, ref)
+        probs = self._average_masks(embedded, encoded_feats, views, ref)
         return InstanceData(masks=probs, scores=class_scores, labels=classes)
