@@ -8,10 +8,8 @@ from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
 from mmpfcn.models.heads import ThingGenerator
 from mmpfcn.models.heads.panoptic_fcn_head import DEFAULT_TEST_CFG
-from mmpfcn.models.task_modules import (
-    PanopticFCNTargetGenerator,
-    topk_positive_kernels,
-)
+from mmpfcn.models.layers import topk_positive_kernels
+from mmpfcn.models.task_modules import PanopticFCNTargetGenerator
 
 
 def instances(masks, labels):

@@ -7,8 +7,8 @@ import pytest
 import torch
 from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
+from mmpfcn.models.layers import topk_positive_kernels
 from mmpfcn.models.losses import dice_loss, soft_sigmoid_focal_loss
-from mmpfcn.models.task_modules import topk_positive_kernels
 
 
 def features(batch, seed=1):

@@ -13,7 +13,7 @@ from mmengine.structures import PixelData
 from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 from mmpfcn.models.heads import PanopticFCNHead, PanopticFCNUpperBoundHead
-from mmpfcn.models.task_modules import stuff_kernel_pooling
+from mmpfcn.models.layers import stuff_kernel_pooling
 from mmpfcn.models.task_modules.gt_positions import gt_stuff_regions
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -7,6 +7,7 @@ from .deform_conv import (
 )
 from .kernel_embedding import KernelEmbedding
 from .kernel_fusion import class_mean_kernels, kernel_fusion
+from .kernel_gathering import stuff_kernel_pooling, topk_positive_kernels
 from .panoptic_merge import argmax_merge, heuristic_merge
 
 __all__ = [
@@ -14,5 +15,6 @@ __all__ = [
     'ModulatedDeformConv2dPackPT', 'argmax_merge', 'cat_coords',
     'class_mean_kernels',
     'conv_stack', 'coord_features', 'heuristic_merge', 'init_conv_stack',
-    'kernel_fusion', 'modulated_deform_conv2d'
+    'kernel_fusion', 'modulated_deform_conv2d', 'stuff_kernel_pooling',
+    'topk_positive_kernels'
 ]

@@ -6,13 +6,10 @@ from .targets import (
     draw_gaussian_heatmap,
     gaussian_radius,
     mass_centers,
-    stuff_kernel_pooling,
-    topk_positive_kernels,
 )
 
 __all__ = [
     'ImageTargets', 'PanopticFCNTargetGenerator', 'assign_levels',
     'draw_gaussian_heatmap', 'gaussian_radius', 'mass_centers',
-    'select_stuff_regions', 'select_thing_peaks', 'stuff_kernel_pooling',
-    'topk_positive_kernels'
+    'select_stuff_regions', 'select_thing_peaks'
 ]

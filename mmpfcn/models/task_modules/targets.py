@@ -1,11 +1,12 @@
 """Training targets of Panoptic FCN (Sec. 3.2-3.4 of the paper).
 
 Pure functions for the pieces (Gaussian radius and heatmaps, mass centres,
-level assignment, top-k positive kernels, stuff kernel pooling) and
-:class:`PanopticFCNTargetGenerator`, which builds every target of one image.
+level assignment) and :class:`PanopticFCNTargetGenerator`, which builds every
+target of one image. How the generators read kernels at the targets' positions
+is in :mod:`mmpfcn.models.layers.kernel_gathering`.
 """
 from dataclasses import dataclass
-from typing import List, Optional, Sequence, Tuple
+from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -152,74 +153,6 @@ def assign_levels(scales: Tensor,
     return ((scales[None] >= ranges[:, :1]) & (scales[None] <= ranges[:, 1:]))
 
 
-def topk_positive_kernels(guidance: Tensor,
-                          regions: Tensor,
-                          k: int,
-                          uniform: bool = False) -> Tuple[Tensor, Tensor]:
-    """Pick the k most confident positions of every instance (Sec. 3.4).
-
-    The guidance (sigmoid of the predicted thing heatmap at the GT class) is
-    zeroed outside the candidate region and the top-k positions are taken;
-    their weights are the guidance values normalised to sum to 1. Picks
-    outside the region (region smaller than k) have weight 0. The weights
-    are not detached, so the dice loss also trains the position head.
-    With ``uniform`` the picks inside the region share equal, constant
-    weights instead (the "top-k without weighting" ablation).
-
-    Args:
-        guidance (Tensor): Guidance scores of shape (n, P), P = h_l * w_l.
-        regions (Tensor): Candidate regions of shape (n, P), bool.
-        k (int): Number of kernels per instance.
-        uniform (bool): Equal weights over the picks inside the region.
-            Defaults to False.
-
-    Returns:
-        tuple[Tensor, Tensor]: Flat positions (n, k), long, and weights
-        (n, k). If P < k the missing picks are position 0 with weight 0.
-    """
-    if guidance.dim() != 2 or guidance.shape != regions.shape:
-        raise ValueError('topk_positive_kernels expects guidance and regions '
-                         f'of the same (n, P) shape, got '
-                         f'{tuple(guidance.shape)} and '
-                         f'{tuple(regions.shape)}')
-    regions = regions.bool()
-    scores = torch.where(regions, guidance, 0)
-    values, inds = scores.topk(min(k, scores.shape[1]), dim=1)
-    if uniform:
-        values = regions.gather(1, inds).to(values.dtype)
-    missing = k - values.shape[1]
-    if missing > 0:
-        values = F.pad(values, (0, missing))
-        inds = F.pad(inds, (0, missing))
-    weights = values / values.sum(dim=1, keepdim=True).clamp(min=1e-8)
-    return inds, weights
-
-
-def stuff_kernel_pooling(regions: Tensor, kernel_map: Tensor) -> Tensor:
-    """Average the kernel map over each stuff region, divided by the MAP area.
-
-    As in the reference, the sum over the region is divided by ``h * w``,
-    not by the region area, in training and at inference alike.
-
-    Args:
-        regions (Tensor): Region masks of shape (..., m, h, w), bool or
-            float.
-        kernel_map (Tensor): Kernel map of shape (..., C, h, w).
-
-    Returns:
-        Tensor: Stuff kernels of shape (..., m, C).
-    """
-    if regions.shape[-2:] != kernel_map.shape[-2:]:
-        raise ValueError('stuff_kernel_pooling: regions and kernel_map must '
-                         'share their spatial size, got '
-                         f'{tuple(regions.shape)} and '
-                         f'{tuple(kernel_map.shape)}')
-    height, width = kernel_map.shape[-2:]
-    pooled = torch.einsum('...mhw,...chw->...mc',
-                          regions.to(kernel_map.dtype), kernel_map)
-    return pooled / (height * width)
-
-
 @dataclass
 class ImageTargets:
     """Every training target of one image (L levels, P3..P7).
@@ -259,20 +192,161 @@ class ImageTargets:
     thing_centers: List[Tensor]
 
 
-def _resize(maps: Tensor, size: Tuple[int, int]) -> Tensor:
-    """Bilinearly resize (N, h, w) maps (align_corners=False), N may be 0."""
+class TargetSizes(NamedTuple):
+    """The sizes the targets of one image are built at.
+
+    Attributes:
+        pad (tuple[int, int]): (H_pad, W_pad) of the batch input.
+        image (tuple[int, int]): (H, W) of the image inside it.
+        encoder (tuple[int, int]): Stride-4 size of the padded input, the
+            size of F_e and of the mask targets.
+        valid (tuple[int, int]): Stride-4 size of the image region.
+        levels (list[tuple[int, int]]): (h_l, w_l) of P3..P7.
+    """
+    pad: Tuple[int, int]
+    image: Tuple[int, int]
+    encoder: Tuple[int, int]
+    valid: Tuple[int, int]
+    levels: List[Tuple[int, int]]
+
+
+def resize_maps(maps: Tensor, size: Tuple[int, int]) -> Tensor:
+    """Bilinearly resize (N, h, w) maps (align_corners=False), N may be 0.
+
+    Args:
+        maps (Tensor): Maps of shape (N, h, w), float.
+        size (tuple[int, int]): Output size (h', w').
+
+    Returns:
+        Tensor: (N, h', w').
+    """
     if maps.shape[0] == 0:
         return maps.new_zeros(0, *size)
     return F.interpolate(
         maps[None], size=size, mode='bilinear', align_corners=False)[0]
 
 
-def _resize_and_pad(maps: Tensor, size: Tuple[int, int],
-                    pad_size: Tuple[int, int]) -> Tensor:
+def resize_and_pad(maps: Tensor, size: Tuple[int, int],
+                   pad_size: Tuple[int, int]) -> Tensor:
     """Bilinearly resize (N, h, w) maps to ``size`` and zero-pad them at the
-    bottom and right to ``pad_size``."""
-    resized = _resize(maps, size)
+    bottom and right to ``pad_size``.
+
+    Args:
+        maps (Tensor): Maps of shape (N, h, w), float.
+        size (tuple[int, int]): Size of the resized maps.
+        pad_size (tuple[int, int]): Output size, at least ``size``.
+
+    Returns:
+        Tensor: (N, *pad_size).
+    """
+    resized = resize_maps(maps, size)
     return F.pad(resized, (0, pad_size[1] - size[1], 0, pad_size[0] - size[0]))
+
+
+def stuff_one_hot(stuff_map: Tensor, num_stuff_classes: int,
+                  ignore_index: int, with_things: bool,
+                  valid_size: Tuple[int, int],
+                  enc_size: Tuple[int, int]) -> Tensor:
+    """Soft stride-4 one-hot of the (unpadded) stuff map, resized to
+    ``valid_size`` and zero-padded to ``enc_size``.
+
+    Channel 0 holds every thing pixel (``with_things``); without it stuff
+    class v is channel v - 1 and thing pixels are negatives like the
+    ignore pixels. Only the channels present are resized (bilinear is
+    linear, absent channels stay 0), which avoids a full-resolution
+    (N_st, H, W) map.
+
+    Args:
+        stuff_map (Tensor): Stuff map of the image region (H, W), long: 0
+            = thing, 1..num_stuff_classes = stuff, ``ignore_index`` = void.
+        num_stuff_classes (int): Stuff classes without the things channel.
+        ignore_index (int): Void value.
+        with_things (bool): Channel 0 holds all things.
+        valid_size (tuple[int, int]): Stride-4 size of the image region.
+        enc_size (tuple[int, int]): Stride-4 size of the padded input.
+
+    Returns:
+        Tensor: (N_st, *enc_size), N_st = num_stuff_classes + with_things.
+    """
+    num_channels = num_stuff_classes + int(with_things)
+    void = stuff_map == ignore_index
+    valid = void | ((stuff_map >= 0) & (stuff_map <= num_stuff_classes))
+    if not bool(valid.all()):
+        raise ValueError(
+            'get_targets: gt_stuff_map holds values '
+            f'{torch.unique(stuff_map[~valid]).tolist()}; expected 0 '
+            f'(things), 1..{num_stuff_classes} (stuff) or '
+            f'{ignore_index} (void)')
+    if not with_things:
+        # stuff v -> channel v - 1; thing pixels become negatives
+        stuff_map = stuff_map - 1
+        void |= stuff_map < 0
+    # bincount, not unique: no sort of the full-resolution map
+    counts = torch.bincount(
+        torch.where(void, num_channels, stuff_map).flatten(),
+        minlength=num_channels + 1)
+    present = counts[:num_channels].nonzero().squeeze(1)
+    one_hot = (stuff_map[None] == present[:, None, None]).float()
+    stuff_masks = one_hot.new_zeros(num_channels, *enc_size)
+    stuff_masks[present] = resize_and_pad(one_hot, valid_size, enc_size)
+    return stuff_masks
+
+
+def level_stuff_targets(
+    stuff_masks: Tensor, level_sizes: Sequence[Tuple[int, int]],
+    region_thr: float
+) -> Tuple[List[Tensor], List[Tensor], List[Tensor]]:
+    """The stuff targets of every level from the stride-4 one-hot.
+
+    At each level the one-hot is resized, clamped to <= 1 and values below
+    ``region_thr`` become 0 (the focal target); a channel with a value left
+    is a target there, its region the nonzero values.
+
+    Args:
+        stuff_masks (Tensor): Soft stride-4 one-hot (N_st, H/4, W/4).
+        level_sizes (Sequence[tuple[int, int]]): (h_l, w_l) per level.
+        region_thr (float): Values below it are 0.
+
+    Returns:
+        tuple[list[Tensor], list[Tensor], list[Tensor]]: Per level the
+        focal targets (N_st, h_l, w_l), the target channels (m_l,) and
+        their regions (m_l, h_l, w_l) bool.
+    """
+    heatmaps, labels, regions = [], [], []
+    for size in level_sizes:
+        heat = resize_maps(stuff_masks, size).clamp(max=1)
+        heat[heat < region_thr] = 0
+        present = heat.flatten(1).amax(dim=1).nonzero().squeeze(1)
+        heatmaps.append(heat)
+        labels.append(present)
+        regions.append(heat[present] > 0)
+    return heatmaps, labels, regions
+
+
+def thing_centers(masks: Tensor, boxes: Tensor, stride: int,
+                  center_type: str) -> Tensor:
+    """The centre of every thing at stride 4: its mass centre (``'mass'``)
+    or its box centre (``'box'``).
+
+    A tiny instance can vanish in the bilinear stride-4 mask; its mass
+    centre then falls back to its box centre instead of NaN.
+
+    Args:
+        masks (Tensor): Soft stride-4 masks (N, H/4, W/4).
+        boxes (Tensor): Boxes (N, 4) xyxy in input pixels.
+        stride (int): Stride of the masks.
+        center_type (str): ``'mass'`` or ``'box'``.
+
+    Returns:
+        Tensor: Centres ``[y, x]`` (N, 2) at stride 4, float.
+    """
+    box_centers = torch.stack(
+        ((boxes[:, 1] + boxes[:, 3]) / 2,
+         (boxes[:, 0] + boxes[:, 2]) / 2), dim=1) / stride
+    if center_type == 'box':
+        return box_centers
+    centers = mass_centers(masks)  # (N, 2) at stride 4
+    return torch.where(centers.isnan(), box_centers, centers)
 
 
 @TASK_UTILS.register_module()
@@ -394,6 +468,46 @@ class PanopticFCNTargetGenerator:
         Returns:
             ImageTargets: The targets, on the device of ``gt_stuff_map``.
         """
+        sizes = self._target_sizes(pad_shape, level_sizes, img_shape)
+        stuff_map = self._image_stuff_map(gt_stuff_map, sizes)
+        stuff_masks = stuff_one_hot(stuff_map.long(), self.num_stuff_classes,
+                                    self.ignore_index, self.stuff_with_things,
+                                    sizes.valid, sizes.encoder)
+        stuff_heatmaps, stuff_labels, stuff_regions = level_stuff_targets(
+            stuff_masks, sizes.levels, self.stuff_region_thr)
+
+        thing_masks, labels, boxes = self._thing_inputs(
+            gt_instances, sizes, stuff_map.device)
+        centers = thing_centers(thing_masks, boxes, self.encoder_stride,
+                                self.center_type)
+        box_w = (boxes[:, 2] - boxes[:, 0]).clamp(min=0)
+        box_h = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
+        assigned = assign_levels(torch.sqrt(box_w * box_h),
+                                 self.scale_ranges)  # (L, N)
+        thing_heatmaps, thing_inds, center_positions, thing_regions = zip(*(
+            self._level_thing_targets(assigned[level].nonzero().squeeze(1),
+                                      level, sizes, thing_masks, labels,
+                                      box_h, box_w, centers)
+            for level in range(len(sizes.levels))))
+
+        return ImageTargets(
+            thing_heatmaps=list(thing_heatmaps),
+            stuff_heatmaps=stuff_heatmaps,
+            thing_masks=thing_masks,
+            stuff_masks=stuff_masks,
+            thing_inds=list(thing_inds),
+            thing_labels=[labels[inds] for inds in thing_inds],
+            thing_regions=list(thing_regions),
+            stuff_labels=stuff_labels,
+            stuff_regions=stuff_regions,
+            num_things=sum(len(inds) for inds in thing_inds),
+            thing_centers=list(center_positions))
+
+    def _target_sizes(self, pad_shape: Tuple[int, int],
+                      level_sizes: Optional[Sequence[Tuple[int, int]]],
+                      img_shape: Optional[Tuple[int, int]]) -> TargetSizes:
+        """Check the sizes :meth:`get_targets` is given and derive the
+        stride-4 ones, rounded as the reference rounds them."""
         pad_h, pad_w = int(pad_shape[0]), int(pad_shape[1])
         if level_sizes is None:
             level_sizes = [(-(-pad_h // s), -(-pad_w // s))
@@ -403,130 +517,37 @@ class PanopticFCNTargetGenerator:
             raise ValueError(f'get_targets: level_sizes has '
                              f'{len(level_sizes)} levels, scale_ranges '
                              f'{len(self.scale_ranges)}')
-        if gt_stuff_map.dim() == 3 and gt_stuff_map.shape[0] == 1:
-            gt_stuff_map = gt_stuff_map[0]
-        if tuple(gt_stuff_map.shape) != (pad_h, pad_w):
-            raise ValueError('get_targets: gt_stuff_map must have the pad '
-                             f'shape {(pad_h, pad_w)}, got '
-                             f'{tuple(gt_stuff_map.shape)}')
         img_h, img_w = (pad_h, pad_w) if img_shape is None else (
             int(img_shape[0]), int(img_shape[1]))
         if not (0 < img_h <= pad_h and 0 < img_w <= pad_w):
             raise ValueError(f'get_targets: img_shape {(img_h, img_w)} must '
                              f'fit in the pad shape {(pad_h, pad_w)}')
         stride = self.encoder_stride
-        # stride-4 sizes of the padded input and of the image region, both
-        # rounded as the reference rounds them
         enc_size = (int(pad_h / stride + 0.5), int(pad_w / stride + 0.5))
         valid_size = (min(int(img_h / stride + 0.5), enc_size[0]),
                       min(int(img_w / stride + 0.5), enc_size[1]))
-        gt_stuff_map = gt_stuff_map[:img_h, :img_w]
+        return TargetSizes(
+            pad=(pad_h, pad_w),
+            image=(img_h, img_w),
+            encoder=enc_size,
+            valid=valid_size,
+            levels=level_sizes)
 
-        stuff_masks = self._stuff_masks(gt_stuff_map.long(), valid_size,
-                                        enc_size)
-        stuff_heatmaps, stuff_labels, stuff_regions = [], [], []
-        for size in level_sizes:
-            heat = _resize(stuff_masks, size).clamp(max=1)
-            heat[heat < self.stuff_region_thr] = 0
-            labels = heat.flatten(1).amax(dim=1).nonzero().squeeze(1)
-            stuff_heatmaps.append(heat)
-            stuff_labels.append(labels)
-            stuff_regions.append(heat[labels] > 0)
+    @staticmethod
+    def _image_stuff_map(gt_stuff_map: Tensor, sizes: TargetSizes) -> Tensor:
+        """The padded stuff map, checked, cropped to the image region."""
+        if gt_stuff_map.dim() == 3 and gt_stuff_map.shape[0] == 1:
+            gt_stuff_map = gt_stuff_map[0]
+        if tuple(gt_stuff_map.shape) != sizes.pad:
+            raise ValueError('get_targets: gt_stuff_map must have the pad '
+                             f'shape {sizes.pad}, got '
+                             f'{tuple(gt_stuff_map.shape)}')
+        return gt_stuff_map[:sizes.image[0], :sizes.image[1]]
 
-        thing_masks, labels, boxes = self._things(gt_instances,
-                                                  (pad_h, pad_w),
-                                                  (img_h, img_w), valid_size,
-                                                  enc_size,
-                                                  gt_stuff_map.device)
-        box_w = (boxes[:, 2] - boxes[:, 0]).clamp(min=0)
-        box_h = (boxes[:, 3] - boxes[:, 1]).clamp(min=0)
-        box_centers = torch.stack(
-            ((boxes[:, 1] + boxes[:, 3]) / 2,
-             (boxes[:, 0] + boxes[:, 2]) / 2), dim=1) / self.encoder_stride
-        if self.center_type == 'mass':
-            centers = mass_centers(thing_masks)  # (N, 2) at stride 4
-            # a tiny instance can vanish in the bilinear stride-4 mask: fall
-            # back to its box centre instead of a NaN mass centre
-            centers = torch.where(centers.isnan(), box_centers, centers)
-        else:
-            centers = box_centers
-        assigned = assign_levels(torch.sqrt(box_w * box_h),
-                                 self.scale_ranges)  # (L, N)
-
-        thing_heatmaps, thing_regions = [], []
-        thing_inds, thing_labels, thing_centers = [], [], []
-        for level, (h_l, w_l) in enumerate(level_sizes):
-            inds = assigned[level].nonzero().squeeze(1)
-            scale = centers.new_tensor([h_l / enc_size[0], w_l / enc_size[1]])
-            level_centers = (centers[inds] * scale).long()
-            level_centers[:, 0].clamp_(0, h_l - 1)
-            level_centers[:, 1].clamp_(0, w_l - 1)
-            radii = gaussian_radius(box_h[inds] * (h_l / pad_h),
-                                    box_w[inds] * (w_l / pad_w),
-                                    self.gaussian_overlap)
-            thing_heatmaps.append(
-                draw_gaussian_heatmap(self.num_things_classes, (h_l, w_l),
-                                      level_centers, radii, labels[inds],
-                                      self.gaussian_sigma_factor))
-            capped = slice(0, self.max_things_per_level)
-            thing_centers.append(level_centers[capped, 0] * w_l +
-                                 level_centers[capped, 1])
-            inds = inds[capped]
-            thing_inds.append(inds)
-            thing_labels.append(labels[inds])
-            thing_regions.append(
-                _resize(thing_masks[inds], (h_l, w_l)) > self.thing_region_thr)
-
-        return ImageTargets(
-            thing_heatmaps=thing_heatmaps,
-            stuff_heatmaps=stuff_heatmaps,
-            thing_masks=thing_masks,
-            stuff_masks=stuff_masks,
-            thing_inds=thing_inds,
-            thing_labels=thing_labels,
-            thing_regions=thing_regions,
-            stuff_labels=stuff_labels,
-            stuff_regions=stuff_regions,
-            num_things=sum(len(inds) for inds in thing_inds),
-            thing_centers=thing_centers)
-
-    def _stuff_masks(self, stuff_map: Tensor, valid_size: Tuple[int, int],
-                     enc_size: Tuple[int, int]) -> Tensor:
-        """Soft stride-4 one-hot of the (unpadded) stuff map resized to
-        ``valid_size`` and zero-padded to ``enc_size``, (N_st, H/4, W/4).
-
-        Only the channels present are resized (bilinear is linear, absent
-        channels stay 0), which avoids a full-resolution (N_st, H, W) map.
-        """
-        void = stuff_map == self.ignore_index
-        valid = void | ((stuff_map >= 0) &
-                        (stuff_map <= self.num_stuff_classes))
-        if not bool(valid.all()):
-            raise ValueError(
-                'get_targets: gt_stuff_map holds values '
-                f'{torch.unique(stuff_map[~valid]).tolist()}; expected 0 '
-                f'(things), 1..{self.num_stuff_classes} (stuff) or '
-                f'{self.ignore_index} (void)')
-        if not self.stuff_with_things:
-            # stuff v -> channel v - 1; thing pixels become negatives
-            stuff_map = stuff_map - 1
-            void |= stuff_map < 0
-        # bincount, not unique: no sort of the full-resolution map
-        counts = torch.bincount(
-            torch.where(void, self.num_stuff_channels, stuff_map).flatten(),
-            minlength=self.num_stuff_channels + 1)
-        present = counts[:self.num_stuff_channels].nonzero().squeeze(1)
-        one_hot = (stuff_map[None] == present[:, None, None]).float()
-        stuff_masks = one_hot.new_zeros(self.num_stuff_channels, *enc_size)
-        stuff_masks[present] = _resize_and_pad(one_hot, valid_size, enc_size)
-        return stuff_masks
-
-    def _things(self, gt_instances: InstanceData, pad_shape: Tuple[int, int],
-                img_shape: Tuple[int, int], valid_size: Tuple[int, int],
-                enc_size: Tuple[int, int],
-                device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
+    def _thing_inputs(self, gt_instances: InstanceData, sizes: TargetSizes,
+                      device: torch.device) -> Tuple[Tensor, Tensor, Tensor]:
         """Validate the instances; return soft stride-4 masks (N, H/4, W/4)
-        (the image region resized to ``valid_size``, zero-padded), labels
+        (the image region resized to ``sizes.valid``, zero-padded), labels
         (N,) and boxes (N, 4) on ``device``."""
         for name in ('labels', 'masks', 'bboxes'):
             if name not in gt_instances:
@@ -544,11 +565,60 @@ class PanopticFCNTargetGenerator:
         if hasattr(masks, 'to_tensor'):
             masks = masks.to_tensor(dtype=torch.float32, device=device)
         masks = torch.as_tensor(masks, device=device).float()
+        pad_shape = sizes.pad
         if boxes.shape != (num, 4) or masks.shape != (num, *pad_shape):
             raise ValueError(
                 f'get_targets: expected gt_instances.bboxes ({num}, 4) and '
                 f'masks ({num}, {pad_shape[0]}, {pad_shape[1]}) padded to '
                 f'the batch input, got {tuple(boxes.shape)} and '
                 f'{tuple(masks.shape)}')
-        masks = masks[:, :img_shape[0], :img_shape[1]]
-        return _resize_and_pad(masks, valid_size, enc_size), labels, boxes
+        masks = masks[:, :sizes.image[0], :sizes.image[1]]
+        return (resize_and_pad(masks, sizes.valid, sizes.encoder), labels,
+                boxes)
+
+    def _level_thing_targets(
+            self, inds: Tensor, level: int, sizes: TargetSizes,
+            thing_masks: Tensor, labels: Tensor, box_h: Tensor,
+            box_w: Tensor,
+            centers: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """The thing targets of one level.
+
+        Every instance assigned to the level (``inds``) is drawn on the
+        heatmap; only the first ``max_things_per_level`` become kernel
+        targets.
+
+        Args:
+            inds (Tensor): Instances assigned to the level (n,).
+            level (int): Index into ``sizes.levels``.
+            sizes (TargetSizes): See :meth:`_target_sizes`.
+            thing_masks (Tensor): Soft stride-4 masks (N, H/4, W/4).
+            labels (Tensor): Classes (N,).
+            box_h (Tensor): Box heights (N,) in input pixels.
+            box_w (Tensor): Box widths (N,) in input pixels.
+            centers (Tensor): Stride-4 centres ``[y, x]`` (N, 2).
+
+        Returns:
+            tuple[Tensor, Tensor, Tensor, Tensor]: The heatmap
+            (N_th, h_l, w_l), the kernel-target instances (n_l,), their
+            flat centre positions ``y * w_l + x`` (n_l,) and their top-k
+            candidate regions (n_l, h_l, w_l) bool.
+        """
+        h_l, w_l = sizes.levels[level]
+        scale = centers.new_tensor(
+            [h_l / sizes.encoder[0], w_l / sizes.encoder[1]])
+        level_centers = (centers[inds] * scale).long()
+        level_centers[:, 0].clamp_(0, h_l - 1)
+        level_centers[:, 1].clamp_(0, w_l - 1)
+        radii = gaussian_radius(box_h[inds] * (h_l / sizes.pad[0]),
+                                box_w[inds] * (w_l / sizes.pad[1]),
+                                self.gaussian_overlap)
+        heatmap = draw_gaussian_heatmap(self.num_things_classes, (h_l, w_l),
+                                        level_centers, radii, labels[inds],
+                                        self.gaussian_sigma_factor)
+        capped = slice(0, self.max_things_per_level)
+        flat_centers = (level_centers[capped, 0] * w_l +
+                        level_centers[capped, 1])
+        inds = inds[capped]
+        regions = resize_maps(thing_masks[inds],
+                              (h_l, w_l)) > self.thing_region_thr
+        return heatmap, inds, flat_centers, regions

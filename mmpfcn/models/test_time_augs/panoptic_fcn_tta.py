@@ -12,11 +12,11 @@ from mmpfcn.models.layers.kernel_fusion import (
     class_mean_kernels,
     kernel_fusion,
 )
+from mmpfcn.models.layers.kernel_gathering import stuff_kernel_pooling
 from mmpfcn.models.task_modules.kernel_selection import (
     select_stuff_regions,
     select_thing_peaks,
 )
-from mmpfcn.models.task_modules.targets import stuff_kernel_pooling
 from mmpfcn.models.test_time_augs.view_align import (
     ViewMeta,
     average_views,
