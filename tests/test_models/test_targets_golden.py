@@ -8,8 +8,10 @@ import pytest
 import torch
 from mmengine.structures import InstanceData
 
-from mmpfcn.models.task_modules.targets import (
+from mmpfcn.models.task_modules.target_generator import (
     PanopticFCNTargetGenerator,
+)
+from mmpfcn.models.task_modules.thing_targets import (
     gaussian_radius,
     mass_centers,
 )

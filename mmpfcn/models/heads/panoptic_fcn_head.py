@@ -11,7 +11,7 @@ from mmengine.structures import InstanceData
 from torch import Tensor
 
 from mmpfcn.models.losses.normalizer import mean_over_ranks
-from mmpfcn.models.task_modules.targets import ImageTargets
+from mmpfcn.models.task_modules.image_targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
 LevelOutputs = Tuple[List[Tensor], List[Tensor], List[Tensor], Tensor]

@@ -12,8 +12,8 @@ from mmpfcn.models.layers.kernel_embedding import (
 )
 from mmpfcn.models.layers.kernel_fusion import class_mean_kernels
 from mmpfcn.models.layers.kernel_gathering import stuff_kernel_pooling
+from mmpfcn.models.task_modules.image_targets import ImageTargets
 from mmpfcn.models.task_modules.kernel_selection import select_stuff_regions
-from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS
 
 

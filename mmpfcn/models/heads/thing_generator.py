@@ -14,8 +14,8 @@ from mmpfcn.models.layers.kernel_embedding import (
 )
 from mmpfcn.models.layers.kernel_fusion import kernel_fusion
 from mmpfcn.models.layers.kernel_gathering import topk_positive_kernels
+from mmpfcn.models.task_modules.image_targets import ImageTargets
 from mmpfcn.models.task_modules.kernel_selection import select_thing_peaks
-from mmpfcn.models.task_modules.targets import ImageTargets
 from mmpfcn.registry import MODELS
 
 DICE_WEIGHTINGS = ('score', 'uniform', 'center')

@@ -13,7 +13,7 @@ from mmpfcn.models.task_modules.gt_positions import (
     gt_targets,
     gt_thing_peaks,
 )
-from mmpfcn.models.task_modules.targets import ImageTargets
+from mmpfcn.models.task_modules.image_targets import ImageTargets
 from mmpfcn.registry import MODELS
 
 

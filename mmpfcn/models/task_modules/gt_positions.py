@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from mmengine.structures import InstanceData
 from torch import Tensor
 
-from mmpfcn.models.task_modules.targets import ImageTargets
+from mmpfcn.models.task_modules.image_targets import ImageTargets
 
 # 'gt_position': GT centres / regions, predicted classes and scores;
 # 'gt_position_class': GT centres / regions with the GT classes, score 1
