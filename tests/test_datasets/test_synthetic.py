@@ -11,11 +11,11 @@ from PIL import Image
 
 from mmpfcn.datasets.synthetic import (
     SYNTHETIC_CATEGORIES,
-    _shape_masks,
     generate_sample,
     make_synthetic_panoptic,
     synthetic_metainfo,
 )
+from mmpfcn.datasets.synthetic.drawing import _shape_masks
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 THING_IDS = {c['id'] for c in SYNTHETIC_CATEGORIES if c['isthing']}

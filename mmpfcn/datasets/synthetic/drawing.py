@@ -1,73 +1,16 @@
-"""A deterministic synthetic dataset in real COCO panoptic format.
-
-The project's embedded default: small images of coloured shapes (things) on
-textured regions (stuff), written exactly like COCO panoptic (JPEG images,
-RGB-encoded segment-id PNGs, one JSON per split) so that the whole pipeline
--- dataset, transforms, training, panoptic merge and PQ -- runs on a CPU in
-minutes without downloading COCO.
-
-What makes it learnable: every thing class has its own shape and hue, every
-stuff class its own colour and texture statistics. What keeps it non-trivial:
-sizes from ~6 px to ~half the image, occlusions and touching instances of the
-same class (told apart only by shading and shape), instances cut by the image
-border, crowd clusters annotated as one ``iscrowd=1`` segment, and unlabeled
-(void) pixels along stuff boundaries and on grey clutter blobs.
-
-Layout written by :func:`make_synthetic_panoptic` under ``out_dir``::
-
-    train/*.jpg  val/*.jpg
-    annotations/panoptic_{train,val}.json
-    annotations/panoptic_{train,val}/*.png   (id = R + 256 G + 256^2 B)
-
-Every image is drawn from its own generator seeded by ``(seed, split,
-index)``, so the same arguments give byte-identical files, the splits use
-different streams, and image ``i`` does not depend on how many are written.
-"""
-import json
-import os
-import os.path as osp
-
+"""Drawing one synthetic image and its panoptic annotation: textured stuff
+regions with void seams, coloured shapes in paint order (crowds, occlusion,
+touching instances, border cuts), grey clutter, and the COCO
+``segments_info`` of what stays visible. All randomness comes from the
+given generator."""
 import numpy as np
-from PIL import Image
 
-SYNTHETIC_CATEGORIES = [
-    dict(id=1, name='disc', isthing=1, color=[220, 40, 40],
-         supercategory='shape'),
-    dict(id=2, name='square', isthing=1, color=[40, 60, 220],
-         supercategory='shape'),
-    dict(id=3, name='triangle', isthing=1, color=[235, 200, 30],
-         supercategory='shape'),
-    dict(id=4, name='ring', isthing=1, color=[200, 40, 200],
-         supercategory='shape'),
-    dict(id=5, name='sky', isthing=0, color=[150, 195, 240],
-         supercategory='region'),
-    dict(id=6, name='grass', isthing=0, color=[70, 140, 50],
-         supercategory='region'),
-    dict(id=7, name='bricks', isthing=0, color=[175, 115, 75],
-         supercategory='region'),
-    dict(id=8, name='water', isthing=0, color=[40, 110, 140],
-         supercategory='region'),
-]
+from mmpfcn.datasets.synthetic.categories import (
+    STUFF_CATEGORIES,
+    THING_CATEGORIES,
+)
 
-_THINGS = [c for c in SYNTHETIC_CATEGORIES if c['isthing']]
-_STUFF = [c for c in SYNTHETIC_CATEGORIES if not c['isthing']]
-_SPLIT_STREAMS = {'train': 0, 'val': 1}
-_JPEG_QUALITY = 92
 _MAX_SEGMENT_ID = 256**3 - 1
-
-
-def synthetic_metainfo() -> dict:
-    """The mmdet-style ``metainfo`` of the synthetic dataset (things first).
-
-    Returns:
-        dict: ``classes``, ``thing_classes``, ``stuff_classes`` (tuples of
-        names) and ``palette`` (one RGB tuple per class, same order).
-    """
-    return dict(
-        classes=tuple(c['name'] for c in SYNTHETIC_CATEGORIES),
-        thing_classes=tuple(c['name'] for c in _THINGS),
-        stuff_classes=tuple(c['name'] for c in _STUFF),
-        palette=[tuple(c['color']) for c in SYNTHETIC_CATEGORIES])
 
 
 def _smooth_noise(rng: np.random.Generator, num: int, height: int,
@@ -103,7 +46,7 @@ def _stuff_layout(rng: np.random.Generator, height: int,
     """
     num_seeds = int(rng.integers(3, 7))
     seeds = rng.uniform((0, 0), (height, width), size=(num_seeds, 2))
-    seed_class = rng.integers(0, len(_STUFF), size=num_seeds)
+    seed_class = rng.integers(0, len(STUFF_CATEGORIES), size=num_seeds)
     yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
     dist = np.hypot(yy[None] - seeds[:, 0, None, None],
                     xx[None] - seeds[:, 1, None, None]) / np.hypot(
@@ -124,7 +67,7 @@ def _stuff_layout(rng: np.random.Generator, height: int,
 
 def _stuff_textures(rng: np.random.Generator, height: int,
                     width: int) -> np.ndarray:
-    """One full-image texture per stuff class, in ``_STUFF`` order.
+    """One full-image texture per stuff class, in ``STUFF_CATEGORIES`` order.
 
     Returns:
         np.ndarray: (num_stuff, H, W, 3) float32 RGB in about [0, 255].
@@ -172,7 +115,7 @@ def _sample_things(rng: np.random.Generator, height: int,
     if rng.random() < 0.35:
         count = int(rng.integers(6, 13))
         centre = rng.uniform((0, 0), (height, width))
-        cls += [int(rng.integers(len(_THINGS)))] * count
+        cls += [int(rng.integers(len(THING_CATEGORIES)))] * count
         offsets = rng.normal(0, rng.uniform(6, 11), size=(count, 2))
         cy += list(centre[0] + offsets[:, 0])
         cx += list(centre[1] + offsets[:, 1])
@@ -196,12 +139,12 @@ def _sample_things(rng: np.random.Generator, height: int,
             theta = rng.uniform(0, 2 * np.pi)
             y, x = cy[j] + gap * np.sin(theta), cx[j] + gap * np.cos(theta)
             c = cls[j] if rng.random() < 0.6 else int(
-                rng.integers(len(_THINGS)))
+                rng.integers(len(THING_CATEGORIES)))
         else:
             # centres may lie slightly outside: instances cut by the border
             y = rng.uniform(-0.3 * radius, height + 0.3 * radius)
             x = rng.uniform(-0.3 * radius, width + 0.3 * radius)
-            c = int(rng.integers(len(_THINGS)))
+            c = int(rng.integers(len(THING_CATEGORIES)))
         cls.append(c)
         cy.append(y)
         cx.append(x)
@@ -258,7 +201,7 @@ def _shape_masks(prims: dict, height: int,
     sin = np.sin(prims['angle'])[:, None, None].astype(np.float32)
     u, v = dx * cos + dy * sin, dy * cos - dx * sin  # shape-aligned frame
     masks = np.zeros(u.shape, dtype=bool)
-    for k, category in enumerate(_THINGS):
+    for k, category in enumerate(THING_CATEGORIES):
         idx = prims['cls'] == k
         if idx.any():
             masks[idx] = _SHAPES[category['name']](u[idx], v[idx], r[idx])
@@ -299,7 +242,7 @@ def generate_sample(rng: np.random.Generator, height: int,
           ``category_id``, ``iscrowd``, ``bbox`` [x, y, w, h], ``area``) of
           exactly the segments visible in ``panoptic``.
     """
-    num_stuff = len(_STUFF)
+    num_stuff = len(STUFF_CATEGORIES)
     stuff, seam = _stuff_layout(rng, height, width)
     textures = _stuff_textures(rng, height, width)
     blob = _void_blob(rng, height, width)
@@ -315,7 +258,7 @@ def generate_sample(rng: np.random.Generator, height: int,
     num_prims = len(masks)
     covered = masks.any(0)
     top = num_prims - 1 - masks[::-1].argmax(0)  # (H, W)
-    base = np.array([c['color'] for c in _THINGS], dtype=np.float32)
+    base = np.array([c['color'] for c in THING_CATEGORIES], dtype=np.float32)
     colour = (base[prims['cls']] * rng.uniform(0.8, 1.1, (num_prims, 1)) +
               rng.normal(0, 10, (num_prims, 3)))  # (M, 3)
     lit = colour[top] * np.take_along_axis(shade, top[None], 0)[0, ..., None]
@@ -329,8 +272,8 @@ def generate_sample(rng: np.random.Generator, height: int,
     num_segments = num_stuff + len(prims['crowd'])
     seg_cls = np.empty(len(prims['crowd']), dtype=np.int64)
     seg_cls[prims['segment']] = prims['cls']
-    category = np.array([c['id'] for c in _STUFF] +
-                        [_THINGS[k]['id'] for k in seg_cls])
+    category = np.array([c['id'] for c in STUFF_CATEGORIES] +
+                        [THING_CATEGORIES[k]['id'] for k in seg_cls])
     iscrowd = np.concatenate([np.zeros(num_stuff, bool), prims['crowd']])
 
     area = np.bincount(segment.ravel() + 1, minlength=num_segments + 1)[1:]
@@ -354,79 +297,3 @@ def generate_sample(rng: np.random.Generator, height: int,
              area=int(area[s])) for i, s in enumerate(kept)
     ]
     return image, panoptic, segments_info
-
-
-def _write_split(out_dir: str, split: str, num_images: int, seed: int,
-                 height: int, width: int) -> dict:
-    """Write the images, PNGs and JSON of one split; return its summary."""
-    img_dir = osp.join(out_dir, split)
-    seg_dir = osp.join(out_dir, 'annotations', f'panoptic_{split}')
-    ann_file = osp.join(out_dir, 'annotations', f'panoptic_{split}.json')
-    os.makedirs(img_dir, exist_ok=True)
-    os.makedirs(seg_dir, exist_ok=True)
-    images, annotations = [], []
-    for index in range(num_images):
-        rng = np.random.default_rng([seed, _SPLIT_STREAMS[split], index])
-        image, panoptic, segments_info = generate_sample(rng, height, width)
-        image_id = index + 1
-        stem = f'{image_id:012d}'
-        Image.fromarray(image).save(
-            osp.join(img_dir, f'{stem}.jpg'), format='JPEG',
-            quality=_JPEG_QUALITY, subsampling=0, optimize=False)
-        rgb = (panoptic[..., None] >> np.array([0, 8, 16])) & 255
-        Image.fromarray(rgb.astype(np.uint8)).save(
-            osp.join(seg_dir, f'{stem}.png'), format='PNG', compress_level=6)
-        images.append(dict(id=image_id, file_name=f'{stem}.jpg',
-                           height=height, width=width))
-        annotations.append(dict(image_id=image_id, file_name=f'{stem}.png',
-                                segments_info=segments_info))
-    dataset = dict(
-        info=dict(description=f'mmpfcn synthetic panoptic ({split})',
-                  version='1.0', year=2026, seed=seed),
-        licenses=[],
-        images=images,
-        annotations=annotations,
-        categories=SYNTHETIC_CATEGORIES)
-    with open(ann_file, 'w') as f:
-        json.dump(dataset, f)
-    segments = [s for a in annotations for s in a['segments_info']]
-    return dict(
-        img_dir=img_dir, seg_dir=seg_dir, ann_file=ann_file,
-        num_images=num_images, num_segments=len(segments),
-        num_crowd=sum(s['iscrowd'] for s in segments))
-
-
-def make_synthetic_panoptic(out_dir: str,
-                            num_train: int = 300,
-                            num_val: int = 50,
-                            seed: int = 0,
-                            height: int = 192,
-                            width: int = 256) -> dict:
-    """Write the synthetic COCO-panoptic dataset (see the module docstring).
-
-    Existing files of the same names are overwritten, others are left.
-
-    Args:
-        out_dir (str): dataset root to create.
-        num_train (int): number of training images.
-        num_val (int): number of validation images.
-        seed (int): master seed; the same seed gives byte-identical files.
-        height (int): image height, at least 32.
-        width (int): image width, at least 32.
-
-    Returns:
-        dict: ``out_dir`` and, per split (``train``, ``val``), a dict with
-        ``img_dir``, ``seg_dir``, ``ann_file``, ``num_images``,
-        ``num_segments`` and ``num_crowd`` (crowd segments).
-    """
-    for name, value, low in (('num_train', num_train, 0),
-                             ('num_val', num_val, 0), ('seed', seed, 0),
-                             ('height', height, 32), ('width', width, 32)):
-        if not isinstance(value, (int, np.integer)) or value < low:
-            raise ValueError(f'make_synthetic_panoptic: {name} must be an '
-                             f'integer >= {low}, got {value!r}')
-    summary = dict(out_dir=osp.abspath(out_dir))
-    for split, num in (('train', num_train), ('val', num_val)):
-        summary[split] = _write_split(summary['out_dir'], split, int(num),
-                                      int(seed), int(height), int(width))
-    return summary
