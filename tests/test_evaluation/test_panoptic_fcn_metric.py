@@ -705,9 +705,9 @@ def test_background_threads_give_the_same_records(case_dir, threads):
     for metric in (default, other):
         metric.process({}, samples)
         # a bounded backlog: process() waits beyond 4 jobs per thread
-        assert len(metric._jobs) <= 4 * max(1, metric.threads)
+        assert len(metric.encoder._jobs) <= 4 * max(1, metric.threads)
         metric.finish_jobs(metric.results)
-        assert not metric._jobs
+        assert not metric.encoder._jobs
     assert pickle.dumps(default.results) == pickle.dumps(other.results)
     assert all('job' not in r and r['sem_stats'] is not None
                for r in other.results)
@@ -805,13 +805,13 @@ def test_evaluate_leaves_no_threads_running(case_dir):
     metric = split.metric(threads=2)
     for _ in range(2):  # the threads come back for the next pass
         metric.process({}, split.perfect_samples())
-        threads = list(metric._pool._threads)
+        threads = list(metric.encoder._pool._threads)
         assert threads and all(t.name.startswith('panoptic_metric')
                                for t in threads)
         with contextlib.redirect_stdout(io.StringIO()):
             assert metric.evaluate(len(split.images))[
                 'coco_panoptic/PQ'] == pytest.approx(100)
-        assert metric._pool is None
+        assert metric.encoder._pool is None
         assert not any(t.is_alive() for t in threads)
 
 

@@ -1,26 +1,22 @@
 """The runner metric of Panoptic FCN: PQ, mask AP and mIoU in one pass.
 
-Per image, :meth:`PanopticFCNMetric.process` checks the prediction and
-hands it to background threads, which, while the model runs on the next
-batch, turn it into RLE segments (one pass over the map, no PNG written or
-re-read), take the GT's RLE segments (encoded by the test pipeline in the
-dataloader workers, or decoded from its PNG here and cached for later
-validations) and count three pixel numbers per semantic class.
-:meth:`evaluate` waits for them; only these small, picklable records are
-gathered from the ranks. :meth:`compute_metrics` then hands the RLE
-segments to the PQ engine and to COCOeval.
+Per image, :meth:`PanopticFCNMetric.process` hands the sample to its
+:class:`~.encoding.PanopticEncoder`, which checks the prediction and, in
+background threads while the model runs on the next batch, turns it into
+RLE segments (one pass over the map, no PNG written or re-read), takes the
+GT's RLE segments (encoded by the test pipeline in the dataloader workers,
+or decoded from its PNG and cached for later validations) and counts three
+pixel numbers per semantic class. :meth:`evaluate` waits for them; only
+these small, picklable records are gathered from the ranks.
+:meth:`compute_metrics` then hands the RLE segments to the PQ engine and to
+COCOeval.
 """
-import contextlib
-import gc
 import os
 import os.path as osp
-from collections import Counter, deque
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Deque, Dict, Iterator, List, Optional, Sequence
+from collections import Counter
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
-import torch
-from mmdet.evaluation.functional import INSTANCE_OFFSET
 from mmengine.evaluator import BaseMetric
 from mmengine.fileio import dump
 from mmengine.logging import MMLogger, print_log
@@ -31,48 +27,11 @@ from mmpfcn.registry import METRICS
 from ..functional.panoptic_io import write_panoptic_png
 from ..functional.pq import ENGINES as PQ_ENGINES
 from ..functional.pq import evaluate_panoptic, print_panoptic_table
-from ..functional.rle import encode_masks
-from .class_maps import SEM_IGNORE, ClassMaps, build_class_maps
-from .ground_truth import GT_RLE_KEY, PanopticGroundTruth, check_size
+from .class_maps import ClassMaps, build_class_maps
+from .encoding import PanopticEncoder, gc_paused
+from .ground_truth import PanopticGroundTruth
 from .mask_ap import AP_ENGINES, AP_KEYS, evaluate_mask_ap
-from .segments import encode_panoptic_prediction
-from .semantic_iou import mean_iou, semantic_area_stats_rle
-
-#: Images per encoding thread that may wait for it before process() blocks.
-BACKLOG_PER_THREAD = 4
-
-
-def _to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
-    """A CPU numpy view of a tensor (arrays pass through)."""
-    if isinstance(data, torch.Tensor):
-        return data.detach().cpu().numpy()
-    return np.asarray(data)
-
-
-@contextlib.contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Disable the cyclic garbage collector inside the block (restoring
-    its previous state)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
-def _label_map(data: np.ndarray | torch.Tensor, name: str,
-               what: str) -> np.ndarray:
-    """The (H, W) integer map of a (1, H, W) prediction, in its own dtype
-    (no widening copy: int32 maps encode faster)."""
-    data = _to_numpy(data)
-    if data.ndim != 3 or data.shape[0] != 1 or not np.issubdtype(
-            data.dtype, np.integer):
-        raise ValueError(f'{name}: {what}.sem_seg must be a (1, H, W) '
-                         f'integer map, got {data.dtype} of shape '
-                         f'{data.shape}')
-    return data[0]
+from .semantic_iou import mean_iou
 
 
 @METRICS.register_module()
@@ -119,7 +78,8 @@ class PanopticFCNMetric(BaseMetric):
         threads (int): Threads encoding the predictions and the GT of the
             processed images in the background (numpy, OpenCV and the PNG
             decoding release the GIL), overlapping the model's forward.
-            At most ``BACKLOG_PER_THREAD * threads`` (4 per thread) images
+            At most ``encoding.BACKLOG_PER_THREAD * threads`` (4 per
+            thread) images
             wait for them (``process`` blocks beyond); an error in one
             (naming the image) is raised by the next :meth:`process` call
             that waits, or by :meth:`evaluate`. 0 does it inside
@@ -161,18 +121,19 @@ class PanopticFCNMetric(BaseMetric):
         self.format_only = format_only
         self.outfile_prefix = outfile_prefix
         self.nproc = nproc
-        if threads < 0:
-            raise ValueError('PanopticFCNMetric: threads must be >= 0, '
-                             f'got {threads}')
-        self.threads = threads
-        self._pool: Optional[ThreadPoolExecutor] = None
-        self._jobs: Deque[Future] = deque()  # submitted, maybe running
         self.engine = engine
         self.ap_engine = ap_engine
         self.gt = PanopticGroundTruth(
             ann_file, seg_prefix, backend_args,
             need_annotations=not format_only, cache=cache_gt)
         self._class_maps: Optional[ClassMaps] = None
+        self.encoder = PanopticEncoder(self.gt, lambda: self.class_maps,
+                                       threads)
+
+    @property
+    def threads(self) -> int:
+        """Background encoding threads (see :class:`PanopticEncoder`)."""
+        return self.encoder.threads
 
     @property
     def dataset_meta(self) -> Optional[dict]:
@@ -221,103 +182,15 @@ class PanopticFCNMetric(BaseMetric):
             else:
                 self.results.append(self._process_one(sample))
 
-    def _panoptic_map(self, sample: dict, info: dict,
-                      name: str) -> np.ndarray:
-        """The checked (H, W) map of ``pred_panoptic_seg``, as a copy that
-        outlives the sample (mmdet's panoptic metric, if it runs in the
-        same evaluator, overwrites void labels in place)."""
-        pan = _label_map(sample['pred_panoptic_seg']['sem_seg'], name,
-                         'pred_panoptic_seg')
-        check_size(pan.shape, info, name, 'pred_panoptic_seg',
-                   self.gt.ann_file)
-        return pan.copy()
-
-    def _panoptic_segments(self, pan: np.ndarray, ignore_index: Optional[int],
-                           name: str) -> tuple:
-        """Encode a panoptic map as RLE segments with ids 1..K.
-
-        Returns:
-            tuple: the segments (``id``, ``category_id``, ``area``,
-            ``segmentation``), the (K',) distinct values of the map and
-            the (K',) segment id of each (0 = void).
-        """
-        num_classes = len(self.class_maps.classes)
-        void = (num_classes,
-                num_classes if ignore_index is None else ignore_index)
-        return encode_panoptic_prediction(
-            pan, self.class_maps.label2cat, void, INSTANCE_OFFSET, name)
-
     def _process_one(self, sample: dict) -> dict:
-        """The compact record of one image (see the module docstring).
-
-        The prediction is checked here, its encoding and the GT part left
-        to a background thread under the key ``'job'`` (see
-        :meth:`finish_jobs`) with ``threads``.
-        """
-        info, name = self.gt.image_info(sample)
-        pan = self._panoptic_map(sample, info, name)
-        instances = pred_sem = None
-        if 'pred_instances' in sample:
-            instances = self._check_instances(sample['pred_instances'], info,
-                                              name)
-        if 'pred_sem_seg' in sample:
-            pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
-        # only what the encoding needs, not the sample's other tensors
-        gt_sample = {key: sample[key] for key in
-                     ('img_id', 'seg_map_path', GT_RLE_KEY) if key in sample}
-        args = (pan, sample['pred_panoptic_seg'].get('ignore_index'),
-                instances, pred_sem, gt_sample, info, name)
-        record = dict(image_id=sample['img_id'], height=info['height'],
-                      width=info['width'])
-        if not self.threads:
-            record.update(self._encode(*args))
-            return record
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.threads, thread_name_prefix='panoptic_metric')
-        self.class_maps  # built here, not concurrently by the threads
-        job = self._pool.submit(self._encode, *args)
-        record['job'] = job
-        # bounded backlog: each waiting job holds the image's maps
-        self._jobs.append(job)
-        while len(self._jobs) > BACKLOG_PER_THREAD * self.threads:
-            self._jobs.popleft().result()  # waits; raises its error
-        return record
-
-    def _encode(self, pan: np.ndarray, ignore_index: Optional[int],
-                instances: Optional[dict], pred_sem: Optional[np.ndarray],
-                sample: dict, info: dict, name: str) -> dict:
-        """The parts of an image's record made from its checked prediction
-        and its GT: ``pred_segments``, ``instances``, ``file_name``,
-        ``gt_segments`` and ``sem_stats`` (None without a semantic
-        prediction)."""
-        pred_segments, _, _ = self._panoptic_segments(pan, ignore_index,
-                                                      name)
-        if instances is not None:
-            instances = dict(instances,
-                             segmentation=encode_masks(instances['masks']))
-            del instances['masks']
-        gt = self.gt.rle(sample, info, name,
-                         self.class_maps if pred_sem is not None else None)
-        sem_stats = None
-        if pred_sem is not None:
-            labels, rles = gt['sem']
-            sem_stats = semantic_area_stats_rle(
-                pred_sem, labels, rles, self.class_maps.num_sem_classes,
-                SEM_IGNORE)
-        return dict(pred_segments=pred_segments, instances=instances,
-                    file_name=gt['file_name'], gt_segments=gt['segments'],
-                    sem_stats=sem_stats)
+        """The compact record of one image (see :mod:`.encoding`)."""
+        return self.encoder.submit(sample)
 
     def finish_jobs(self, results: list) -> None:
         """Wait for the background jobs of ``results`` and put their
         outputs into the records, in order (the first failed job raises
         its error, which names the image)."""
-        for record in results:
-            job: Optional[Future] = record.pop('job', None)
-            if job is not None:
-                record.update(job.result())
-        self._jobs = deque(job for job in self._jobs if not job.done())
+        self.encoder.finish(results)
 
     def evaluate(self, size: int) -> dict:
         """Finish this rank's background jobs, then gather and compute as
@@ -328,55 +201,15 @@ class PanopticFCNMetric(BaseMetric):
             self.results.clear()  # a failed pass leaves nothing behind
             raise
         finally:
-            # No idle threads between passes, when the training
-            # dataloader forks its workers.
-            if self._pool is not None:
-                self._pool.shutdown(cancel_futures=True)
-                self._pool = None
-            self._jobs.clear()
+            self.encoder.shutdown()
         return super().evaluate(size)
-
-    def _check_instances(self, instances: dict, info: dict,
-                         name: str) -> dict:
-        """Category ids, scores and the (n, H, W) masks (numpy, to be
-        RLE-encoded) of ``pred_instances``."""
-        masks = instances['masks']
-        if masks.ndim != 3:
-            raise ValueError(f'{name}: pred_instances.masks must be '
-                             f'(n, H, W), got shape {tuple(masks.shape)}')
-        check_size(masks.shape[1:], info, name, 'pred_instances.masks',
-                   self.gt.ann_file)
-        labels = _to_numpy(instances['labels']).astype(np.int64)
-        num_things = self.class_maps.thing2cat.size
-        if labels.size and (labels.min() < 0 or labels.max() >= num_things):
-            raise ValueError(f'{name}: pred_instances.labels must index the '
-                             f'{num_things} thing classes, got '
-                             f'[{labels.min()}, {labels.max()}]')
-        return dict(
-            category_id=self.class_maps.thing2cat[labels],
-            score=_to_numpy(instances['scores']).astype(np.float64),
-            masks=_to_numpy(masks))
-
-    def _semantic_map(self, sem_seg: dict, info: dict,
-                      name: str) -> np.ndarray:
-        """The checked (H, W) label map of ``pred_sem_seg``, as a copy
-        that outlives the sample (for the background thread)."""
-        pred = _label_map(sem_seg['sem_seg'], name, 'pred_sem_seg')
-        check_size(pred.shape, info, name, 'pred_sem_seg',
-                   self.gt.ann_file)
-        num_sem = self.class_maps.num_sem_classes
-        if pred.size and (pred.min() < 0 or pred.max() >= num_sem):
-            raise ValueError(f'{name}: pred_sem_seg labels must lie in '
-                             f'0..{num_sem - 1}, got [{pred.min()}, '
-                             f'{pred.max()}]')
-        return pred.astype(np.int16 if num_sem < 2**15 else np.int64)
 
     def _format_one(self, sample: dict) -> dict:
         """Write the prediction PNG of a test-server submission; keep its
         ``segments_info``."""
         info, name = self.gt.image_info(sample)
-        pan = self._panoptic_map(sample, info, name)
-        segments, ids, seg_ids = self._panoptic_segments(
+        pan = self.encoder.panoptic_map(sample, info, name)
+        segments, ids, seg_ids = self.encoder.panoptic_segments(
             pan, sample['pred_panoptic_seg'].get('ignore_index'), name)
         file_name = osp.splitext(info['file_name'])[0] + '.png'
         # file names may have folders (Cityscapes: <city>/<name>.png)
@@ -412,7 +245,7 @@ class PanopticFCNMetric(BaseMetric):
             have instances, ``mIoU`` if they have a semantic map, and
             ``{class}_PQ`` with ``classwise``; ``{}`` with ``format_only``.
         """
-        with _gc_paused():
+        with gc_paused():
             return self._compute_metrics(results)
 
     def _compute_metrics(self, results: list) -> Dict[str, float]:
