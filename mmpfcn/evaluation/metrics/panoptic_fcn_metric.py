@@ -11,20 +11,16 @@ these small, picklable records are gathered from the ranks.
 :meth:`compute_metrics` then hands the RLE segments to the PQ engine and to
 COCOeval.
 """
-import os
-import os.path as osp
 from collections import Counter
 from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
-from mmengine.fileio import dump
 from mmengine.logging import MMLogger, print_log
 from mmengine.structures import BaseDataElement
 
 from mmpfcn.registry import METRICS
 
-from ..functional.panoptic_io import write_panoptic_png
 from ..functional.pq import ENGINES as PQ_ENGINES
 from ..functional.pq import evaluate_panoptic, print_panoptic_table
 from .class_maps import ClassMaps, build_class_maps
@@ -32,6 +28,7 @@ from .encoding import PanopticEncoder, gc_paused
 from .ground_truth import PanopticGroundTruth
 from .mask_ap import AP_ENGINES, AP_KEYS, evaluate_mask_ap
 from .semantic_iou import mean_iou
+from .submission import write_prediction_png, write_submission_json
 
 
 @METRICS.register_module()
@@ -79,11 +76,10 @@ class PanopticFCNMetric(BaseMetric):
             processed images in the background (numpy, OpenCV and the PNG
             decoding release the GIL), overlapping the model's forward.
             At most ``encoding.BACKLOG_PER_THREAD * threads`` (4 per
-            thread) images
-            wait for them (``process`` blocks beyond); an error in one
-            (naming the image) is raised by the next :meth:`process` call
-            that waits, or by :meth:`evaluate`. 0 does it inside
-            :meth:`process`. Defaults to 1.
+            thread) images wait for them (``process`` blocks beyond); an
+            error in one (naming the image) is raised by the next
+            :meth:`process` call that waits, or by :meth:`evaluate`. 0
+            does it inside :meth:`process`. Defaults to 1.
         backend_args (dict, optional): File backend of ``ann_file`` and the
             GT PNGs. Defaults to None.
         collect_device (str): ``'cpu'`` or ``'gpu'``, used to gather results
@@ -178,7 +174,8 @@ class PanopticFCNMetric(BaseMetric):
             if isinstance(sample, BaseDataElement):
                 sample = sample.to_dict()
             if self.format_only:
-                self.results.append(self._format_one(sample))
+                self.results.append(write_prediction_png(
+                    self.encoder, sample, self.outfile_prefix))
             else:
                 self.results.append(self._process_one(sample))
 
@@ -203,28 +200,6 @@ class PanopticFCNMetric(BaseMetric):
         finally:
             self.encoder.shutdown()
         return super().evaluate(size)
-
-    def _format_one(self, sample: dict) -> dict:
-        """Write the prediction PNG of a test-server submission; keep its
-        ``segments_info``."""
-        info, name = self.gt.image_info(sample)
-        pan = self.encoder.panoptic_map(sample, info, name)
-        segments, ids, seg_ids = self.encoder.panoptic_segments(
-            pan, sample['pred_panoptic_seg'].get('ignore_index'), name)
-        file_name = osp.splitext(info['file_name'])[0] + '.png'
-        # file names may have folders (Cityscapes: <city>/<name>.png)
-        png_path = osp.join(f'{self.outfile_prefix}.panoptic', file_name)
-        os.makedirs(osp.dirname(png_path), exist_ok=True)
-        write_panoptic_png(png_path, seg_ids[np.searchsorted(ids, pan)])
-        isthing = {c['id']: c['isthing'] for c in self.gt.categories}
-        return dict(
-            image_id=sample['img_id'],
-            file_name=file_name,
-            segments_info=[
-                dict(id=s['id'], category_id=s['category_id'],
-                     area=s['area'], iscrowd=0,
-                     isthing=isthing[s['category_id']]) for s in segments
-            ])
 
     # --------------------------------------------------- compute_metrics
 
@@ -258,10 +233,7 @@ class PanopticFCNMetric(BaseMetric):
             raise ValueError(f'images {repeated[:10]} were evaluated more '
                              'than once')
         if self.format_only:
-            json_path = f'{self.outfile_prefix}.panoptic.json'
-            dump(dict(annotations=results), json_path)
-            logger.info(f'panoptic results written to {json_path} and '
-                        f'{self.outfile_prefix}.panoptic/')
+            write_submission_json(results, self.outfile_prefix, logger)
             return {}
 
         has_instances = [r['instances'] is not None for r in results]
