@@ -12,7 +12,7 @@ from mmengine.config import Config
 from torch import nn
 
 from mmpfcn.models.heads import FeatureEncoder, KernelHead, PositionHead
-from mmpfcn.models.layers import ModulatedDeformConv2dPackPT
+from mmpfcn.models.layers import KernelEmbedding, ModulatedDeformConv2dPackPT
 from mmpfcn.models.necks import SemanticFPN
 from mmpfcn.registry import MODELS
 from mmpfcn.utils.setup_env import register_all_modules
@@ -144,6 +144,22 @@ def test_init_cfg_overrides_the_reference_init():
     for block in encoder.convs:
         assert_std(block.conv.weight, 0.05, 'encoder with init_cfg')
         assert torch.all(block.conv.bias == 0)
+
+
+def test_kernel_embedding_init_cfg_is_applied_on_top():
+    # without an init_cfg: the reference's N(0, 0.01), zero bias
+    torch.manual_seed(0)
+    default = KernelEmbedding(in_channels=256, embed_channels=128)
+    default.init_weights()
+    assert_std(default.embed_extractor.weight, 0.01, 'embedding')
+    assert torch.all(default.embed_extractor.bias == 0)
+    # with one: it wins over the reference's init
+    embedding = KernelEmbedding(
+        init_cfg=dict(
+            type='Constant', layer='Conv2d', val=0.5, bias=0.25))
+    embedding.init_weights()
+    assert torch.all(embedding.embed_extractor.weight == 0.5)
+    assert torch.all(embedding.embed_extractor.bias == 0.25)
 
 
 def test_small_scratch_model_overrides_only_the_encoder_init():

@@ -30,9 +30,11 @@ class KernelEmbedding(BaseModule):
         self.embed_extractor = nn.Conv2d(in_channels, embed_channels, 1)
 
     def init_weights(self) -> None:
-        """N(0, 0.01) weights, zero bias."""
+        """The reference's init, N(0, 0.01) weights and zero bias; an
+        ``init_cfg`` is applied on top."""
+        if not self.is_init:
+            normal_init(self.embed_extractor, std=0.01, bias=0)
         super().init_weights()
-        normal_init(self.embed_extractor, std=0.01, bias=0)
 
     def embed(self, kernels: Tensor) -> Tensor:
         """Embed gathered kernels: (N, C) -> (N, C_e); N may be 0."""
