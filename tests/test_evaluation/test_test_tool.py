@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
@@ -16,6 +17,26 @@ from mmpfcn.utils import register_all_modules
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(PROJECT_ROOT, 'configs', 'panoptic_fcn',
                   'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
+
+
+@pytest.mark.parametrize('flag', [False, True])
+def test_test_tool_keeps_freed_memory_only_with_the_flag(
+        load_tool, monkeypatch, tmp_path, flag):
+    # the allocator setting is process-wide: opt-in, never a side effect
+    tool = load_tool('test.py')
+    calls = []
+    monkeypatch.setattr(tool, 'keep_freed_memory',
+                        lambda: calls.append('mallopt') or True)
+    monkeypatch.setattr(tool, 'exit_with_parent', lambda: None)
+    monkeypatch.setenv('LOCAL_RANK', '0')
+    monkeypatch.setattr(sys, 'argv', [
+        'tools/test.py',
+        str(tmp_path / 'no_config.py'),
+        str(tmp_path / 'no_checkpoint.pth')
+    ] + (['--keep-freed-memory'] if flag else []))
+    with pytest.raises(FileNotFoundError, match='no_config.py'):
+        tool.main()  # stops at reading the config, after the allocator
+    assert calls == (['mallopt'] if flag else [])
 
 
 def test_test_tool_prints_progress_and_the_pq_table(synthetic_dataset_dir,

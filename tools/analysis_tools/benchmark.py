@@ -17,8 +17,8 @@ masks, maskness), mask upsampling + thresholding, panoptic merge; the
 remainder (pipeline, preprocessing) is "other". Peak memory is the largest
 heap in use above the start of the timed run (glibc's ``mallinfo2``; the
 resident set size elsewhere), sampled every 5 ms. Large tensors reuse
-freed memory (``mmpfcn.utils.keep_freed_memory``, as in tools/test.py and
-the demos) unless ``--default-malloc``. Without a
+freed memory (``mmpfcn.utils.keep_freed_memory``, as in the demos and
+``tools/test.py --keep-freed-memory``) unless ``--default-malloc``. Without a
 checkpoint the weights are random: the post-processing then works on the
 largest possible number of candidates, so its share is an upper bound.
 """
