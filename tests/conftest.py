@@ -46,7 +46,7 @@ def reference_vectors_dir() -> str:
 @pytest.fixture(scope='session')
 def golden_outputs_dir() -> str:
     """Inference outputs recorded from commit b0c8676 (see
-    tests/test_models/golden_cases.py)."""
+    mmpfcn/testing/golden_cases.py)."""
     return _data_subdir('golden_outputs')
 
 

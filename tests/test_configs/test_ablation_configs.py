@@ -6,18 +6,16 @@ import glob
 import os
 import os.path as osp
 import re
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmpfcn.registry import MODELS
+from mmpfcn.testing.panoptic_samples import check_loss_step_and_predict
 from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from panoptic_samples import check_loss_step_and_predict  # noqa: E402
 
 ABLATION_DIR = osp.join(ROOT, 'configs', 'panoptic_fcn', 'ablations')
 CONFIGS = sorted(

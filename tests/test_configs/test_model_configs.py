@@ -2,21 +2,19 @@
 on two images of different sizes (random weights, tiny inputs)."""
 import glob
 import os.path as osp
-import sys
 
 import pytest
 import torch
 from mmengine.config import Config
 
 from mmpfcn.registry import MODELS
-from mmpfcn.utils.setup_env import register_all_modules
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from panoptic_samples import (  # noqa: E402
+from mmpfcn.testing.panoptic_samples import (
     check_loss_step_and_predict,
     two_images,
 )
+from mmpfcn.utils.setup_env import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CONFIGS = sorted(
     osp.basename(p)

@@ -4,20 +4,18 @@ in the dataset's real layout, then a validation pass, on CPU)."""
 import contextlib
 import io
 import os.path as osp
-import sys
 
 import pytest
 from mmengine.config import Config
 from mmengine.runner import Runner
 
-from mmpfcn.utils.setup_env import register_all_modules
-
-ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
-from street_scenes import (  # noqa: E402
+from mmpfcn.testing.street_scenes import (
     write_cityscapes_tree,
     write_mapillary_tree,
 )
+from mmpfcn.utils.setup_env import register_all_modules
+
+ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 CITYSCAPES = 'panoptic-fcn_r50_fpn_4xb8-65k_cityscapes-panoptic.py'
 CITYSCAPES_STAR = 'panoptic-fcn-star_r50_fpn_4xb8-65k_cityscapes-panoptic.py'

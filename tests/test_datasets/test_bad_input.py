@@ -5,10 +5,10 @@ import re
 
 import numpy as np
 import pytest
-from panoptic_checks import logged_warnings, write_ids
 from PIL import Image
 
 from mmpfcn.registry import DATASETS
+from mmpfcn.testing.dataset_checks import logged_warnings, write_ids
 from mmpfcn.utils import register_all_modules
 
 CATEGORIES = [

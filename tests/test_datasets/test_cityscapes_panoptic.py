@@ -14,10 +14,14 @@ from cityscapesscripts.helpers.labels import labels as cs_labels
 from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from street_scenes import CS_CARAVAN, CS_GUARD_RAIL, write_cityscapes_tree
 
 from mmpfcn.datasets.cityscapes_panoptic import CityscapesPanopticDataset
 from mmpfcn.evaluation.functional import read_panoptic_png
+from mmpfcn.testing.street_scenes import (
+    CS_CARAVAN,
+    CS_GUARD_RAIL,
+    write_cityscapes_tree,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 

@@ -8,9 +8,9 @@ import os.path as osp
 import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
-from panoptic_checks import logged_warnings, read_ids
 
 from mmpfcn.registry import DATASETS
+from mmpfcn.testing.dataset_checks import logged_warnings, read_ids
 from mmpfcn.utils import register_all_modules
 
 PIPELINE = [dict(type='LoadPanopticFCNAnnotations')]

@@ -9,14 +9,14 @@ import shutil
 import numpy as np
 import pytest
 from mmengine import Config
-from panoptic_checks import (
+
+from mmpfcn.datasets.synthetic import synthetic_metainfo
+from mmpfcn.registry import DATASETS
+from mmpfcn.testing.dataset_checks import (
     logged_warnings,
     nearest_resize_area_bound,
     read_ids,
 )
-
-from mmpfcn.datasets.synthetic import synthetic_metainfo
-from mmpfcn.registry import DATASETS
 from mmpfcn.utils import register_all_modules
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

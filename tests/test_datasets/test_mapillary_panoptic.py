@@ -16,7 +16,6 @@ from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (
     evaluatePanoptic,
 )
 from mmengine.config import Config
-from street_scenes import predicted_sample, write_mapillary_tree
 
 from mmpfcn.datasets.mapillary_panoptic import (
     MAPILLARY_V12_CATEGORIES,
@@ -24,6 +23,7 @@ from mmpfcn.datasets.mapillary_panoptic import (
 )
 from mmpfcn.evaluation import PanopticFCNMetric
 from mmpfcn.registry import DATASETS
+from mmpfcn.testing.street_scenes import predicted_sample, write_mapillary_tree
 from mmpfcn.utils import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -2,12 +2,12 @@
 import numpy as np
 import pytest
 from mmcv.transforms import Compose
-from panoptic_checks import write_ids
 
 from mmpfcn.datasets.transforms import (
     GenerateStuffMap,
     LoadPanopticFCNAnnotations,
 )
+from mmpfcn.testing.dataset_checks import write_ids
 from mmpfcn.utils import register_all_modules
 
 

@@ -12,9 +12,9 @@ import time
 import pytest
 import torch
 from mmengine.fileio.backends import LocalBackend
-from toy_training import toy_runner
 
 from mmpfcn.engine import NoCheckpointError, find_resumable_checkpoint
+from mmpfcn.testing.toy_training import toy_runner
 
 HERE = osp.dirname(osp.abspath(__file__))
 ROOT = osp.dirname(osp.dirname(HERE))
@@ -42,10 +42,9 @@ def test_kill_during_a_save_keeps_the_previous_checkpoint(tmp_path):
     work = str(tmp_path / 'work')
     os.makedirs(work)
     proc = subprocess.Popen(
-        [sys.executable, osp.join(HERE, 'toy_training.py'), work, '3', '2',
+        [sys.executable, '-m', 'mmpfcn.testing.toy_training', work, '3', '2',
          'atomic'],
-        env=dict(os.environ, PYTHONPATH=os.pathsep.join([ROOT, HERE]),
-                 OMP_NUM_THREADS='1'),
+        env=dict(os.environ, PYTHONPATH=ROOT, OMP_NUM_THREADS='1'),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while not osp.exists(osp.join(work, 'writing')):

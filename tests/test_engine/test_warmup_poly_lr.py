@@ -7,9 +7,9 @@ import pytest
 import torch
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
-from toy_training import ToyData, ToyModel
 
 from mmpfcn.engine import WarmupPolyLR, warmup_poly_factor
+from mmpfcn.testing.toy_training import ToyData, ToyModel
 
 
 def optimizer(lr: float = 0.01) -> torch.optim.SGD:

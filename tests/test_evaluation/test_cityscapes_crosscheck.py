@@ -7,7 +7,6 @@ import io
 import json
 import os
 import os.path as osp
-import sys
 
 import numpy as np
 import pytest
@@ -17,11 +16,15 @@ from cityscapesscripts.evaluation.evalPanopticSemanticLabeling import (
 from cityscapesscripts.helpers.labels import labels as cs_labels
 from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 from mmengine.config import Config
-from panoptic_cases import annotations, make_case, write_split
 
 from mmpfcn.evaluation import PanopticFCNMetric
 from mmpfcn.evaluation.functional import evaluate_panoptic
 from mmpfcn.registry import DATASETS
+from mmpfcn.testing.panoptic_cases import annotations, make_case, write_split
+from mmpfcn.testing.street_scenes import (
+    predicted_sample,
+    write_cityscapes_tree,
+)
 from mmpfcn.utils import register_all_modules
 
 # The categories file createPanopticImgs.py writes: official label ids.
@@ -106,11 +109,6 @@ def test_matches_cityscapes_official_evaluation(tmp_path):
 # createPanopticImgs ground truth scored by the official evaluation.
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_datasets'))
-from street_scenes import (  # noqa: E402
-    predicted_sample,
-    write_cityscapes_tree,
-)
 
 
 @pytest.fixture(scope='module')

@@ -13,7 +13,6 @@ import time
 import numpy as np
 import pytest
 import torch
-from panoptic_cases import CASE_CATEGORIES, make_case, write_split
 from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -35,6 +34,11 @@ from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
 from mmpfcn.evaluation.metrics.semantic_iou import (
     mean_iou,
     semantic_area_stats_rle,
+)
+from mmpfcn.testing.panoptic_cases import (
+    CASE_CATEGORIES,
+    make_case,
+    write_split,
 )
 
 OFFSET = 1000  # mmdet's INSTANCE_OFFSET

@@ -8,15 +8,6 @@ import sys
 
 import numpy as np
 import pytest
-from panoptic_cases import (
-    CASE_CATEGORIES,
-    GT_ONLY_CATEGORY,
-    PRED_ONLY_CATEGORY,
-    annotations,
-    make_case,
-    perturb_prediction,
-    write_split,
-)
 from panopticapi.evaluation import pq_compute as panopticapi_pq_compute
 from PIL import Image
 
@@ -37,6 +28,15 @@ from mmpfcn.evaluation.functional import (
 from mmpfcn.evaluation.functional import engines as engines_module
 from mmpfcn.evaluation.functional.panoptic_checks import check_png_pixels
 from mmpfcn.evaluation.functional.panoptic_io import segment_areas
+from mmpfcn.testing.panoptic_cases import (
+    CASE_CATEGORIES,
+    GT_ONLY_CATEGORY,
+    PRED_ONLY_CATEGORY,
+    annotations,
+    make_case,
+    perturb_prediction,
+    write_split,
+)
 
 ENGINES = ('hotcoco', 'panopticapi')
 TOL = 1e-9

@@ -8,8 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from panoptic_cases import CASE_CATEGORIES, make_case, write_split
 from panopticapi.evaluation import pq_compute as panopticapi_pq_compute
+
+from mmpfcn.testing.panoptic_cases import (
+    CASE_CATEGORIES,
+    make_case,
+    write_split,
+)
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SCRIPT = osp.join(PROJECT_ROOT, 'tools', 'analysis_tools', 'pq_eval.py')

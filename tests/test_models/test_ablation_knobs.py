@@ -4,12 +4,12 @@ import pytest
 import torch
 from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
-from panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
 from mmpfcn.models.heads import ThingGenerator
 from mmpfcn.models.heads.panoptic_fcn_head import DEFAULT_TEST_CFG
 from mmpfcn.models.layers import topk_positive_kernels
 from mmpfcn.models.task_modules import PanopticFCNTargetGenerator
+from mmpfcn.testing.panoptic_samples import LEVEL_SIZES, PAD, tiny_head
 
 
 def instances(masks, labels):

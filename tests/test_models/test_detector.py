@@ -9,9 +9,13 @@ import pytest
 import torch
 from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.config import Config
-from panoptic_samples import batch, default_sample, panoptic_sample
 
 from mmpfcn.registry import MODELS
+from mmpfcn.testing.panoptic_samples import (
+    batch,
+    default_sample,
+    panoptic_sample,
+)
 from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

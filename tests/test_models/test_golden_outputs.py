@@ -4,21 +4,22 @@ the fusion case's panoptic and semantic maps, instance masks (pixel by
 pixel, or by area and SHA-1 where only those are stored) and labels
 identical, floats within 1e-5 (relative for the soft masks' sums); the
 model case within float-rounding tolerances. The cases are described in
-``golden_cases.py``; the file is re-recorded by
+:mod:`mmpfcn.testing.golden_cases`; the file is re-recorded by
 ``tools/misc/record_golden_outputs.py``, only for an intended change of
 behaviour."""
 import os.path as osp
 
 import numpy as np
 import pytest
-from golden_cases import (
+from mmdet.evaluation import INSTANCE_OFFSET
+
+from mmpfcn.testing.golden_cases import (
     GOLDEN_FILE,
     IMAGE_NAMES,
     NET_IMAGE,
     compute_golden_outputs,
     unpack_masks,
 )
-from mmdet.evaluation import INSTANCE_OFFSET
 
 FLOAT_ATOL = 1e-5  # scores, soft-mask samples, bboxes
 SUM_RTOL = 1e-5  # float64 sums of the soft masks

@@ -5,10 +5,15 @@ import math
 
 import pytest
 import torch
-from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 from mmpfcn.models.layers import topk_positive_kernels
 from mmpfcn.models.losses import dice_loss, soft_sigmoid_focal_loss
+from mmpfcn.testing.panoptic_samples import (
+    LEVEL_SIZES,
+    PAD,
+    rect_sample,
+    tiny_head,
+)
 
 
 def features(batch, seed=1):

@@ -7,7 +7,13 @@ import os.path as osp
 
 import pytest
 import torch
-from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
+
+from mmpfcn.testing.panoptic_samples import (
+    LEVEL_SIZES,
+    PAD,
+    rect_sample,
+    tiny_head,
+)
 
 THING_TERMS = ('loss_pos_th', 'loss_seg_th')
 

@@ -8,7 +8,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmengine.config import Config
-from panoptic_samples import default_sample
 from torch import nn
 
 from mmpfcn.models import PanopticFCNTTAModel
@@ -19,6 +18,7 @@ from mmpfcn.models.test_time_augs.view_align import (
     view_meta,
 )
 from mmpfcn.registry import MODELS
+from mmpfcn.testing.panoptic_samples import default_sample
 from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

@@ -10,11 +10,16 @@ import pytest
 import torch
 from mmdet.structures import DetDataSample
 from mmengine.structures import PixelData
-from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 from mmpfcn.models.heads import PanopticFCNHead, PanopticFCNUpperBoundHead
 from mmpfcn.models.layers import stuff_kernel_pooling
 from mmpfcn.models.task_modules.gt_positions import gt_stuff_regions
+from mmpfcn.testing.panoptic_samples import (
+    LEVEL_SIZES,
+    PAD,
+    rect_sample,
+    tiny_head,
+)
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 MODES = ('gt_position', 'gt_position_class')

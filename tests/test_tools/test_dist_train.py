@@ -14,7 +14,10 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from train_runs import (
+
+from mmpfcn.evaluation.metrics.dump_results import load_predictions
+from mmpfcn.registry import DATASETS, MODELS
+from mmpfcn.testing.train_runs import (
     free_port,
     kill_tree,
     printed_metrics,
@@ -25,9 +28,6 @@ from train_runs import (
     tool_env,
     write_config,
 )
-
-from mmpfcn.evaluation.metrics.dump_results import load_predictions
-from mmpfcn.registry import DATASETS, MODELS
 from mmpfcn.utils import register_all_modules
 
 

@@ -4,7 +4,6 @@ strictly into the R50 models; bad layouts are refused with the keys."""
 import copy
 import os.path as osp
 import pickle
-import sys
 
 import pytest
 import torch
@@ -12,12 +11,11 @@ from mmengine.config import Config
 from mmengine.runner import load_checkpoint
 
 from mmpfcn.registry import MODELS
+from mmpfcn.testing.panoptic_samples import batch, default_sample
 from mmpfcn.utils.setup_env import register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIGS = osp.join(ROOT, 'configs', 'panoptic_fcn')
-sys.path.insert(0, osp.join(ROOT, 'tests', 'test_models'))
-from panoptic_samples import batch, default_sample  # noqa: E402
 
 # layout -> (key list, converter flags, config, config overrides)
 LAYOUTS = {

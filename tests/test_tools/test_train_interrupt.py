@@ -8,7 +8,8 @@ import subprocess
 import time
 
 import pytest
-from train_runs import (
+
+from mmpfcn.testing.train_runs import (
     _descendants,
     kill_tree,
     python_tool,

@@ -10,15 +10,15 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from train_runs import (
+
+from mmpfcn.registry import MODELS
+from mmpfcn.testing.train_runs import (
     printed_metrics,
     python_tool,
     read_probe,
     run_tool,
     write_config,
 )
-
-from mmpfcn.registry import MODELS
 from mmpfcn.utils import register_all_modules
 
 

@@ -7,7 +7,10 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
-from train_runs import (
+
+from mmpfcn.evaluation.metrics import load_predictions
+from mmpfcn.registry import MODELS
+from mmpfcn.testing.train_runs import (
     SYNTHETIC_CONFIG,
     free_port,
     printed_metrics,
@@ -16,9 +19,6 @@ from train_runs import (
     shell_tool,
     tool_env,
 )
-
-from mmpfcn.evaluation.metrics import load_predictions
-from mmpfcn.registry import MODELS
 from mmpfcn.utils import ConfigKeyError, enable_tta, register_all_modules
 
 

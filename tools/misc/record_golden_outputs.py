@@ -3,7 +3,7 @@
 
 ``python tools/misc/record_golden_outputs.py`` writes
 ``tests/data/golden_outputs/golden_outputs.npz``. The outputs are computed
-by ``tests/test_models/golden_cases.py``, the code the test runs, on the
+by :mod:`mmpfcn.testing.golden_cases`, the code the test runs, on the
 two COCO images of ``tests/data/coco_panoptic_sample``. Re-record only for
 an intended change of behaviour: the file is what the code must keep
 giving (e.g. while it is made faster).
@@ -11,15 +11,13 @@ giving (e.g. while it is made faster).
 import argparse
 import os
 import os.path as osp
-import sys
 import time
 
 import numpy as np
 
-PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, osp.join(PROJECT_ROOT, 'tests', 'test_models'))
+from mmpfcn.testing import golden_cases
 
-import golden_cases  # noqa: E402
+PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
 def parse_args() -> argparse.Namespace:

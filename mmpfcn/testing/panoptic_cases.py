@@ -6,8 +6,7 @@ unmatched segments on both sides, predictions shifted enough to fall under
 the IoU 0.5 threshold, relabelled segments, one category that only the
 ground truth uses and one that only the predictions use.
 
-Importable from any test next to this file (pytest puts the folder on
-``sys.path``): ``from panoptic_cases import make_case, write_split``.
+``from mmpfcn.testing.panoptic_cases import make_case, write_split``.
 """
 import json
 import os

@@ -1,6 +1,7 @@
 """Helpers of the training-tool tests: a tiny config on the synthetic
 dataset, free 127.0.0.1 ports, subprocess runs of the tools with a
-timeout, and the probe records of :mod:`train_probe`."""
+timeout, and the probe records of
+:mod:`mmpfcn.testing.train_probe`."""
 import json
 import os
 import os.path as osp
@@ -13,7 +14,6 @@ from typing import Dict, List, Optional
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(PROJECT_ROOT, 'tools')
-PROBE_DIR = osp.dirname(osp.abspath(__file__))
 SYNTHETIC_CONFIG = osp.join(PROJECT_ROOT, 'configs', 'panoptic_fcn',
                             'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
 
@@ -47,7 +47,8 @@ def write_config(path: str,
     root = data_root.rstrip('/') + '/'
     pipeline = f', pipeline={FIXED_PIPELINE}' if fixed_pipeline else ''
     text = f"""_base_ = {SYNTHETIC_CONFIG!r}
-custom_imports = dict(imports=['train_probe'], allow_failed_imports=False)
+custom_imports = dict(
+    imports=['mmpfcn.testing.train_probe'], allow_failed_imports=False)
 custom_hooks = [dict(type='TrainProbeHook')]
 randomness = dict(seed=0, deterministic=True)
 train_cfg = dict(max_iters={max_iters}, val_interval=1000000)
@@ -82,11 +83,12 @@ def free_port() -> int:
 
 
 def tool_env(**extra: str) -> Dict[str, str]:
-    """The environment of a tool run: this checkout and the probe first
-    on the path, one thread per process, the test interpreter."""
+    """The environment of a tool run: this checkout first on the path
+    (the probe is :mod:`mmpfcn.testing.train_probe`), one thread per
+    process, the test interpreter."""
     env = dict(os.environ)
     env.update(
-        PYTHONPATH=os.pathsep.join([PROJECT_ROOT, PROBE_DIR]),
+        PYTHONPATH=PROJECT_ROOT,
         OMP_NUM_THREADS='1',
         PYTHON=sys.executable)
     env.update(extra)

@@ -1,7 +1,7 @@
 """A hook for the training-tool tests, imported by the runs under test via
-``custom_imports=dict(imports=['train_probe'])`` (tests/test_tools on the
-PYTHONPATH): it records what every rank trained on and its losses, and
-can poison a loss term to test the NaN guard."""
+``custom_imports=dict(imports=['mmpfcn.testing.train_probe'])``: it
+records what every rank trained on and its losses, and can poison a loss
+term to test the NaN guard."""
 import json
 import os
 import os.path as osp

@@ -1,9 +1,9 @@
 """A tiny mmengine training (a 2 -> 1 linear model, 8 samples, one
 checkpoint per iteration) for the checkpoint-saving tests, in process or as
-a script; ``python toy_training.py WORK_DIR ITERS BLOCK_AT HOOK`` blocks in
-the middle of writing the checkpoint of iteration BLOCK_AT (half of it
-written, then ``WORK_DIR/writing`` created and a long sleep) so that a test
-can kill it there."""
+a script; ``python -m mmpfcn.testing.toy_training WORK_DIR ITERS BLOCK_AT
+HOOK`` blocks in the middle of writing the checkpoint of iteration BLOCK_AT
+(half of it written, then ``WORK_DIR/writing`` created and a long sleep) so
+that a test can kill it there."""
 import os
 import os.path as osp
 import sys

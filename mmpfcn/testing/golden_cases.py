@@ -1,6 +1,7 @@
 """The outputs recorded in ``tests/data/golden_outputs/golden_outputs.npz``:
 one code path for ``tools/misc/record_golden_outputs.py`` (which writes
-them) and ``test_golden_outputs.py`` (which recomputes and compares them).
+them) and ``tests/test_models/test_golden_outputs.py`` (which recomputes
+and compares them).
 
 Two cases, both on the two COCO images of ``tests/data/coco_panoptic_sample``:
 
