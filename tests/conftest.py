@@ -2,7 +2,6 @@
 tests/data/ and a session-wide synthetic panoptic dataset."""
 import os
 import os.path as osp
-import sys
 
 import pytest
 
@@ -64,15 +63,9 @@ def synthetic_dataset_dir(tmp_path_factory) -> str:
 def _load_tool(path: str):
     """Import ``tools/<path>`` as a module (the tools are scripts, not a
     package)."""
-    import importlib.util
+    from mmpfcn.utils.script_modules import import_script
     name = 'tool_' + osp.splitext(path)[0].replace('/', '_')
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(PROJECT_ROOT, 'tools', path))
-    module = importlib.util.module_from_spec(spec)
-    # registered, so that pickle finds its functions (multiprocessing)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return import_script(osp.join(PROJECT_ROOT, 'tools', path), name)
 
 
 @pytest.fixture(scope='session')

@@ -6,10 +6,15 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from panoptic_samples import LEVEL_SIZES, PAD, rect_sample, tiny_head
 
 from mmpfcn.models.heads import StuffGenerator, ThingGenerator
 from mmpfcn.registry import MODELS
+from mmpfcn.testing.panoptic_samples import (
+    LEVEL_SIZES,
+    PAD,
+    rect_sample,
+    tiny_head,
+)
 from mmpfcn.utils import ConfigKeyError, check_config, register_all_modules
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))

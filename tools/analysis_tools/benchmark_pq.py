@@ -16,7 +16,6 @@ over panopticapi. The generator of the image pairs is the test-suite's
 """
 import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import multiprocessing
@@ -35,21 +34,12 @@ from mmpfcn.testing.panoptic_cases import (
     annotations,
     make_case,
 )
+from mmpfcn.utils.script_modules import import_script
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 PQ_EVAL = osp.join(osp.dirname(osp.abspath(__file__)), 'pq_eval.py')
-
-
-def _load_pq_eval():
-    """The ``pq_eval.py`` script beside this one, the very code part (a)
-    times, loaded by its path (the tools are scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location('pq_eval', PQ_EVAL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-pq_eval = _load_pq_eval()
+# the script part (a) times, beside this one
+pq_eval = import_script(PQ_EVAL, 'pq_eval')
 
 # (method name, seconds) rows of one table.
 Rows = list[tuple[str, float]]

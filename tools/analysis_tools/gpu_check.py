@@ -50,16 +50,19 @@ import torch
 from mmengine.config import DictAction
 from mmengine.logging import MMLogger
 
-# the sibling modules: benchmark.py and the device_check package
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from mmpfcn.utils import keep_freed_memory
+from mmpfcn.utils.script_modules import import_script
 
-import benchmark  # noqa: E402
+# the sibling modules, by path (the tools are scripts, not a package):
+# benchmark.py (device_check.models imports it as `benchmark`) and the
+# device_check package
+HERE = osp.dirname(osp.abspath(__file__))
+benchmark = import_script(osp.join(HERE, 'benchmark.py'), 'benchmark')
+import_script(osp.join(HERE, 'device_check'), 'device_check')
 from device_check import equality, timing, training  # noqa: E402
 from device_check.models import build_model  # noqa: E402
 from device_check.precision import tf32  # noqa: E402
 from device_check.table import exit_status, format_table  # noqa: E402
-
-from mmpfcn.utils import keep_freed_memory  # noqa: E402
 
 DEFAULT_CONFIG = osp.join(
     benchmark.ROOT,
