@@ -7,6 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
+from mmpfcn.models.inference_cfg import DEFAULT_TEST_CFG
 from mmpfcn.registry import MODELS
 from mmpfcn.testing.panoptic_samples import (
     check_loss_step_and_predict,
@@ -103,7 +104,9 @@ def test_coco_configs_follow_the_reference():
         'open-mmlab://detectron2/resnet50_caffe'
     assert model.neck.num_outs == 6
     assert model.neck.add_extra_convs == 'on_output'
-    assert model.test_cfg.pool_sizes == (3, 3, 3, 5, 5)
+    # the reference's inference settings: the code's defaults, unchanged
+    assert model.test_cfg == dict()
+    assert DEFAULT_TEST_CFG['pool_sizes'] == (3, 3, 3, 5, 5)
     assert cfg.optim_wrapper.clip_grad == dict(type='value', clip_value=35)
     assert cfg.optim_wrapper.paramwise_cfg.norm_decay_mult == 0
     assert cfg.train_cfg.max_iters == 270000

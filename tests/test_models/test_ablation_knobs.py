@@ -6,7 +6,7 @@ from mmengine.config import ConfigDict
 from mmengine.structures import InstanceData
 
 from mmpfcn.models.heads import ThingGenerator
-from mmpfcn.models.heads.panoptic_fcn_head import DEFAULT_TEST_CFG
+from mmpfcn.models.inference_cfg import DEFAULT_TEST_CFG
 from mmpfcn.models.layers import topk_positive_kernels
 from mmpfcn.models.task_modules import PanopticFCNTargetGenerator
 from mmpfcn.testing.panoptic_samples import LEVEL_SIZES, PAD, tiny_head

@@ -10,7 +10,7 @@ from mmpfcn.models.detectors.panoptic_fcn import (
     TEST_CFG_KEYS,
     check_cfg_keys,
 )
-from mmpfcn.models.heads.panoptic_fcn_head import DEFAULT_TEST_CFG
+from mmpfcn.models.inference_cfg import DEFAULT_TEST_CFG
 from mmpfcn.registry import MODELS
 from mmpfcn.utils.setup_env import register_all_modules
 
@@ -20,7 +20,7 @@ DEMO = osp.join(ROOT, 'configs/panoptic_fcn/'
 
 
 def test_known_keys_are_what_the_heads_read():
-    assert set(DEFAULT_TEST_CFG) < TEST_CFG_KEYS
+    assert set(DEFAULT_TEST_CFG) == TEST_CFG_KEYS
     assert {'merge_mode', 'merge_thing_thr', 'stuff_area_limit',
             'fusion_sim_thr', 'mask_thr'} < TEST_CFG_KEYS
     # every key of the COCO configs' test_cfg is read by some component

@@ -87,20 +87,7 @@ model = dict(
             type='SoftFocalLoss', alpha=0.25, gamma=2.0, loss_weight=1.0),
         loss_seg=dict(type='WeightedDiceLoss', loss_weight=3.0)),
     panoptic_fusion_head=dict(type='PanopticFCNFusionHead'),
-    # shared by the head (kernel selection) and the fusion head (merge)
-    test_cfg=dict(
-        pool_sizes=(3, 3, 3, 5, 5),
-        peaks_per_level=50,
-        thing_peak_thr=0.05,
-        stuff_score_thr=0.05,
-        use_fusion=True,
-        fusion_sim_thr=0.9,
-        fusion_class_aware=True,
-        mask_thr=0.4,
-        score_thr=0.05,
-        max_per_img=100,
-        use_matrix_nms=False,
-        merge_mode='heuristic',
-        merge_overlap_thr=0.5,
-        merge_thing_thr=0.2,
-        stuff_area_limit=4096))
+    # shared by the head (kernel selection) and the fusion head (merge);
+    # the reference's values are DEFAULT_TEST_CFG in
+    # mmpfcn/models/inference_cfg.py, a config overrides single keys
+    test_cfg=dict())

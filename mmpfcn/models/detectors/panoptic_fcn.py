@@ -9,18 +9,11 @@ from mmdet.models.detectors import BaseDetector
 from mmdet.structures import SampleList
 from torch import Tensor
 
-from mmpfcn.models.heads.panoptic_fcn_head import (
-    DEFAULT_TEST_CFG as HEAD_TEST_CFG,
-)
+from mmpfcn.models.inference_cfg import TEST_CFG_KEYS
 from mmpfcn.models.losses.finite import check_finite_losses
-from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
-    DEFAULT_TEST_CFG as FUSION_TEST_CFG,
-)
 from mmpfcn.registry import MODELS
 
-# the keys of the shared test_cfg that the head or the fusion head reads;
 # training settings are arguments of the head, so no train_cfg key is read
-TEST_CFG_KEYS = frozenset(HEAD_TEST_CFG) | frozenset(FUSION_TEST_CFG)
 TRAIN_CFG_KEYS = frozenset()
 
 

@@ -10,25 +10,12 @@ from mmengine.model import BaseModule
 from mmengine.structures import InstanceData
 from torch import Tensor
 
+from mmpfcn.models.inference_cfg import DEFAULT_TEST_CFG
 from mmpfcn.models.losses.normalizer import mean_over_ranks
 from mmpfcn.models.task_modules.image_targets import ImageTargets
 from mmpfcn.registry import MODELS, TASK_UTILS
 
 LevelOutputs = Tuple[List[Tensor], List[Tensor], List[Tensor], Tensor]
-
-# reference inference settings (spec Sec. 4); configs override single keys
-DEFAULT_TEST_CFG = dict(
-    pool_sizes=(3, 3, 3, 5, 5),  # avg-pool of the centre heat, per level
-    peaks_per_level=50,  # TOP_NUM // 2
-    thing_peak_thr=0.05,  # FAST: 0.2
-    stuff_score_thr=0.05,  # FAST: 0.1
-    use_fusion=True,
-    fusion_sim_thr=0.9,
-    fusion_class_aware=True,
-    mask_thr=0.4,  # INST_THRES
-    score_thr=0.05,  # after maskness rescoring
-    max_per_img=100,
-    use_matrix_nms=False)  # paper Table 4
 
 
 @MODELS.register_module()
@@ -81,7 +68,8 @@ class PanopticFCNHead(BaseModule):
             own (the reference's per-GPU count, spec Sec. 7). Defaults to
             False.
         test_cfg (dict, optional): Inference settings; missing keys take
-            the reference values of ``DEFAULT_TEST_CFG``.
+            the reference values of
+            :data:`~mmpfcn.models.inference_cfg.DEFAULT_TEST_CFG`.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 

@@ -8,6 +8,7 @@ from mmengine.config import ConfigDict
 from mmengine.model import BaseModule
 from mmengine.structures import InstanceData, PixelData
 
+from mmpfcn.models.inference_cfg import DEFAULT_TEST_CFG
 from mmpfcn.models.layers.mask_resize import (
     binary_masks_to_image,
     masks_to_boxes,
@@ -18,14 +19,6 @@ from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
 from mmpfcn.registry import MODELS
 
 MERGE_MODES = ('heuristic', 'argmax')
-
-# reference values (spec Sec. 4, COCO); configs override single keys
-DEFAULT_TEST_CFG = dict(
-    mask_thr=0.4,  # INST_THRES
-    merge_mode='heuristic',
-    merge_overlap_thr=0.5,
-    merge_thing_thr=0.2,
-    stuff_area_limit=4096)
 
 
 @MODELS.register_module()
@@ -44,9 +37,10 @@ class PanopticFCNFusionHead(BaseModule):
         test_cfg (dict, optional): ``mask_thr``, ``merge_mode``,
             ``merge_overlap_thr``, ``merge_thing_thr`` (things scoring
             less are not painted), ``stuff_area_limit``;
-            missing keys take the reference values. Other keys (the head's
-            settings, when the detector passes one shared test_cfg) are
-            ignored.
+            missing keys take the reference values of
+            :data:`~mmpfcn.models.inference_cfg.DEFAULT_TEST_CFG`. Other
+            keys (the head's settings, when the detector passes one shared
+            test_cfg) are ignored.
         init_cfg (dict, optional): mmengine init config. Defaults to None.
     """
 
