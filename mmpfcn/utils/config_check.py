@@ -12,7 +12,9 @@ checkpoint is touched:
   and functions' signatures and sources), e.g. ``optimizer.lrr`` fails
   with ``did you mean 'lr'?``;
 - the model is built once on the CPU; an argument its class does not take
-  (``--cfg-options model.nonexistent=1``) fails with the key that holds it.
+  (``--cfg-options model.nonexistent=1``) fails with the key that holds it,
+  and a key of its ``test_cfg`` that no component reads with the key meant
+  (the detector checks it when built, with the same message).
 """
 import re
 from typing import Any, Iterator, List, Tuple
@@ -22,6 +24,7 @@ from mmengine.registry import DefaultScope, Registry
 
 from .config_keys import (
     MODE_TYPE_KEYS,
+    ConfigKeyError,
     _registered,
     accepted_arguments,
     did_you_mean,
@@ -31,10 +34,6 @@ from .config_keys import (
 # "KernelGenerator.__init__() got an unexpected keyword argument 'foo'"
 _UNEXPECTED_ARG = re.compile(r"(?:(?P<cls>\w+)\.__init__\(\) )?got an "
                              r"unexpected keyword argument '(?P<arg>\w+)'")
-
-
-class ConfigKeyError(ValueError):
-    """A config key that cannot work: an unknown type or argument."""
 
 
 def _all_registries() -> List[Registry]:

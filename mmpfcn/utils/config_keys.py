@@ -17,7 +17,10 @@ Three sources, none a hand-written list of keys:
   (``NAME.get('key'``, ``NAME['key']``, ``NAME.pop('key'``).
 
 The model is not checked here: :func:`~mmpfcn.utils.config_check.
-check_model_arguments` builds it.
+check_model_arguments` builds it, and :class:`PanopticFCN` checks its
+``test_cfg`` / ``train_cfg`` when built, with :func:`unknown_key_errors`
+too, so that a model built without the tools (``init_model``, a test) is
+checked the same way.
 """
 import difflib
 import fnmatch
@@ -46,6 +49,10 @@ MODE_TYPE_KEYS = ('clip_grad', )
 UNCHECKED = ('model', 'tta_model.module', '*.metainfo')
 _PARAMETER_KINDS = (inspect.Parameter.POSITIONAL_OR_KEYWORD,
                     inspect.Parameter.KEYWORD_ONLY)
+
+
+class ConfigKeyError(ValueError):
+    """A config key that cannot work: an unknown type or argument."""
 
 
 def _kwargs_targets() -> dict:
@@ -256,6 +263,35 @@ def did_you_mean(key: str, accepted: Iterable[str]) -> str:
     return f'; did you mean {close[0]!r}?' if close else ''
 
 
+def unknown_key_errors(node: Optional[dict], accepted: Iterable[str],
+                       owner: str, what: str = 'key',
+                       path: Optional[str] = None) -> List[str]:
+    """One message per key of ``node`` that ``accepted`` lacks, with the
+    closest accepted key, e.g. ``"config key `optim_wrapper.optimizer.lrr`:
+    SGD takes no argument 'lrr'; did you mean 'lr'?"``.
+
+    Args:
+        node (dict, optional): The dict whose keys are checked; None has
+            none.
+        accepted (Iterable[str]): The keys its consumer reads.
+        owner (str): Who reads it, e.g. ``SGD`` or ```env_cfg```.
+        what (str): What a key is to the owner, e.g. ``argument``.
+        path (str, optional): The dotted config key of ``node``; without
+            it the message starts with the owner.
+
+    Returns:
+        list[str]: The messages, in the order of ``node``.
+    """
+    accepted = frozenset(accepted)
+    errors = []
+    for key in node or {}:
+        if isinstance(key, str) and key not in accepted:
+            where = f'config key `{path}.{key}`: ' if path else ''
+            errors.append(f'{where}{owner} takes no {what} {key!r}'
+                          f'{did_you_mean(key, accepted)}')
+    return errors
+
+
 def find_unknown_keys(cfg_dict: dict, registries: List[Registry]
                       ) -> List[str]:
     """One message per key that nothing consumes, e.g. ``"config key
@@ -281,11 +317,6 @@ def find_unknown_keys(cfg_dict: dict, registries: List[Registry]
         else:
             accepted = _untyped_keys(path, node, parent, registries)
             owner, what = f'`{path}`', 'key'
-        if accepted is None:
-            continue
-        for key in node:
-            if isinstance(key, str) and key not in accepted:
-                errors.append(
-                    f'config key `{path}.{key}`: {owner} takes no {what} '
-                    f'{key!r}{did_you_mean(key, accepted)}')
+        if accepted is not None:
+            errors += unknown_key_errors(node, accepted, owner, what, path)
     return errors

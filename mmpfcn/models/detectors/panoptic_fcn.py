@@ -2,8 +2,7 @@
 {semantic FPN -> feature encoder, kernel generator} -> masks -> panoptic
 merge, as in the paper's Fig. 2."""
 import copy
-import difflib
-from typing import AbstractSet, Dict, List, Optional, Tuple
+from typing import Dict, List, Tuple
 
 from mmdet.models.detectors import BaseDetector
 from mmdet.structures import SampleList
@@ -12,38 +11,10 @@ from torch import Tensor
 from mmpfcn.models.inference_cfg import TEST_CFG_KEYS
 from mmpfcn.models.losses.finite import check_finite_losses
 from mmpfcn.registry import MODELS
+from mmpfcn.utils.config_keys import ConfigKeyError, unknown_key_errors
 
 # training settings are arguments of the head, so no train_cfg key is read
 TRAIN_CFG_KEYS = frozenset()
-
-
-def check_cfg_keys(cfg: Optional[dict], known: AbstractSet[str],
-                   name: str) -> None:
-    """Raise if ``cfg`` holds a key that no component reads.
-
-    A misspelt key (``fusion_sim_thres`` for ``fusion_sim_thr``) would
-    otherwise leave the default in force without a word.
-
-    Args:
-        cfg (dict, optional): The config to check; None passes.
-        known (set[str]): The keys some component reads.
-        name (str): The config's name for the message, e.g. ``test_cfg``.
-
-    Raises:
-        ValueError: Naming every unknown key, with the closest known key
-            where one is similar.
-    """
-    unknown = sorted(set(cfg or {}) - set(known))
-    if not unknown:
-        return
-    problems = []
-    for key in unknown:
-        close = difflib.get_close_matches(key, sorted(known), n=1)
-        problems.append(f'{key!r}' +
-                        (f' (did you mean {close[0]!r}?)' if close else ''))
-    raise ValueError(f'PanopticFCN: {name} key(s) {", ".join(problems)} are '
-                   'read by no component; known keys: '
-                   f'{sorted(known) or "none"}')
 
 
 @MODELS.register_module()
@@ -65,8 +36,9 @@ class PanopticFCN(BaseDetector):
             are arguments of ``panoptic_head``. Accepted so that a stray
             ``train_cfg`` gets a clear error.
         test_cfg (dict, optional): Inference settings shared by the head
-            and the fusion head (each reads its own keys); a key that
-            neither reads is an error.
+            and the fusion head (each reads its own keys; the defaults are
+            :data:`~mmpfcn.models.inference_cfg.DEFAULT_TEST_CFG`); a key
+            that neither reads is a :class:`ConfigKeyError`.
         data_preprocessor (dict, optional): Data preprocessor config.
         init_cfg (dict, optional): mmengine init config.
     """
@@ -83,14 +55,20 @@ class PanopticFCN(BaseDetector):
                  init_cfg=None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor, init_cfg=init_cfg)
-        check_cfg_keys(train_cfg, TRAIN_CFG_KEYS, 'train_cfg')
         if 'upper_bound' in (test_cfg or {}):
             raise ValueError(
                 'PanopticFCN: test_cfg.upper_bound is gone; the upper bounds '
                 'of Table 10 use panoptic_head=dict(type='
                 '\'PanopticFCNUpperBoundHead\', upper_bound=...), see '
                 'configs/panoptic_fcn/ablations/tab10_*.py')
-        check_cfg_keys(test_cfg, TEST_CFG_KEYS, 'test_cfg')
+        # a misspelt key would leave the default in force without a word
+        errors = []
+        for name, cfg, known in (('train_cfg', train_cfg, TRAIN_CFG_KEYS),
+                                 ('test_cfg', test_cfg, TEST_CFG_KEYS)):
+            errors += unknown_key_errors(cfg, known, 'PanopticFCN',
+                                         f'{name} key')
+        if errors:
+            raise ConfigKeyError('; '.join(errors))
         self.backbone = MODELS.build(backbone)
         self.neck = MODELS.build(neck)
         self.semantic_fpn = MODELS.build(semantic_fpn)
