@@ -21,6 +21,8 @@ DEFAULT_TEST_CFG = dict(
     merge_mode='heuristic',
     merge_overlap_thr=0.5,
     merge_thing_thr=0.2,
-    stuff_area_limit=4096)
+    stuff_area_limit=4096,
+    # the form of pred_instances.masks: 'bitmap' | 'rle' | 'none'
+    instance_masks='bitmap')
 
 TEST_CFG_KEYS = frozenset(DEFAULT_TEST_CFG)

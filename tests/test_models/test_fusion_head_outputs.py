@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from mmdet.evaluation import INSTANCE_OFFSET
 from mmengine.structures import InstanceData
 
-from mmpfcn.models.layers.mask_resize import MASK_CHUNK, masks_to_image
+from mmpfcn.models.layers.mask_resize import masks_to_image
 from mmpfcn.models.layers.panoptic_merge import argmax_merge, heuristic_merge
 from mmpfcn.models.seg_heads.panoptic_fcn_fusion_head import (
     PanopticFCNFusionHead,
@@ -50,7 +50,7 @@ def straightforward(head, things, stuff, meta, rescale):
 @pytest.mark.parametrize('seed', range(3))
 def test_same_results_as_the_straightforward_path(mode, rescale, seed):
     gen = torch.Generator().manual_seed(seed)
-    num = 2 * MASK_CHUNK + 3  # several chunks, the last one partial
+    num = 35
     h4, w4 = 24, 32
     scores = torch.rand(num, generator=gen)
     scores[5] = scores[6]  # a tie
@@ -76,3 +76,49 @@ def test_same_results_as_the_straightforward_path(mode, rescale, seed):
     assert torch.equal(result['sem_results'].sem_seg[0], sem)
     # something of each kind is there to compare
     assert (pan != NUM_THINGS + NUM_STUFF).any()
+
+
+@pytest.mark.parametrize('mode', ['heuristic', 'argmax'])
+@pytest.mark.parametrize('form', ['rle', 'none'])
+def test_instance_mask_forms(mode, form, monkeypatch):
+    """RLE masks are pycocotools' encoding of the bitmaps, 'none' drops
+    them; the panoptic map and the boxes stay the same, also with scores
+    out of order and the full-size maps handled in small pixel chunks."""
+    from mmpfcn.evaluation.functional.rle import encode_masks
+    from mmpfcn.models.layers import mask_resize, panoptic_merge
+    monkeypatch.setattr(mask_resize, 'PIXEL_CHUNK', 1000)
+    monkeypatch.setattr(panoptic_merge, 'PIXEL_CHUNK', 1000)
+    gen = torch.Generator().manual_seed(7)
+    num, h4, w4 = 12, 24, 32
+    things = InstanceData(
+        masks=smooth_probs(num, h4, w4, gen),
+        scores=torch.rand(num, generator=gen),  # not sorted
+        labels=torch.randint(0, NUM_THINGS, (num, ), generator=gen))
+    labels = torch.tensor([1, 3])
+    stuff = InstanceData(masks=smooth_probs(2, h4, w4, gen),
+                         scores=torch.rand(2, generator=gen), labels=labels)
+    meta = dict(img_shape=(90, 125), ori_shape=(61, 83))
+    results = {}
+    for masks in ('bitmap', form):
+        head = PanopticFCNFusionHead(
+            NUM_THINGS, NUM_STUFF,
+            test_cfg=dict(merge_mode=mode, stuff_area_limit=30,
+                          merge_thing_thr=0.3, instance_masks=masks))
+        results[masks] = head.predict([things], [stuff], [meta])[0]
+    pan, bitmaps, sem = straightforward(head, things, stuff, meta, True)
+    for result in results.values():
+        assert torch.equal(result['pan_results'].sem_seg[0], pan)
+        assert torch.equal(result['sem_results'].sem_seg[0], sem)
+        assert torch.equal(result['ins_results'].bboxes,
+                           results['bitmap']['ins_results'].bboxes)
+    assert torch.equal(results['bitmap']['ins_results'].masks, bitmaps)
+    instances = results[form]['ins_results']
+    if form == 'rle':
+        assert instances.masks == encode_masks(bitmaps)
+    else:
+        assert 'masks' not in instances and len(instances.scores) == num
+
+
+def test_unknown_instance_mask_form_is_named():
+    with pytest.raises(ValueError, match='instance_masks'):
+        PanopticFCNFusionHead(test_cfg=dict(instance_masks='polygon'))

@@ -14,10 +14,14 @@ after ``--warmup`` batches. The images are the COCO sample images of
 + FPN, semantic FPN + feature encoder, kernel generator (position and
 kernel heads), kernel selection + fusion, mask prediction (embedding,
 masks, maskness), mask upsampling + thresholding, panoptic merge; the
-remainder (pipeline, preprocessing) is "other". Peak memory is the largest
-heap in use above the start of the timed run (glibc's ``mallinfo2``; the
-resident set size elsewhere), sampled every 5 ms. Large tensors reuse
-freed memory (``mmpfcn.utils.keep_freed_memory``, as in the demos and
+remainder (pipeline, preprocessing) is "other"; Panoptic FPN's stages are
+its backbone + FPN, RPN + RoI heads, semantic head and panoptic fusion.
+Peak memory is the largest heap in use above the start of the timed run
+(glibc's ``mallinfo2``; the resident set size elsewhere), sampled every
+5 ms and at every stage boundary; the memory rows give it per stage (the
+samples taken while the stage ran) and what the results of all images
+still hold at the end. Large tensors reuse freed memory
+(``mmpfcn.utils.keep_freed_memory``, as in the demos and
 ``tools/test.py --keep-freed-memory``) unless ``--default-malloc``. Without a
 checkpoint the weights are random: the post-processing then works on the
 largest possible number of candidates, so its share is an upper bound.
@@ -48,14 +52,30 @@ SAMPLE_IMAGES = osp.join(ROOT, 'tests/data/coco_panoptic_sample/images')
 BASELINE = 'mmdet::panoptic_fpn/panoptic-fpn_r50_fpn_1x_coco.py'
 STAGES = ('backbone + FPN', 'semantic FPN + encoder', 'kernel generator',
           'network (onnxruntime)', 'kernel selection + fusion',
-          'mask prediction', 'mask upsampling + threshold', 'panoptic merge')
+          'mask prediction', 'mask upsampling + threshold', 'panoptic merge',
+          'RPN + RoI heads', 'semantic head', 'panoptic fusion')
+# the stage of every wrapped label (the innermost one running): Panoptic
+# FCN's, then Panoptic FPN's; None is outside every wrapped call
+LABEL_STAGES = {
+    'bb': 'backbone + FPN', 'neck': 'backbone + FPN',
+    'sfpn': 'semantic FPN + encoder', 'encoder': 'semantic FPN + encoder',
+    'generator': 'kernel generator', 'onnx': 'network (onnxruntime)',
+    'select': 'kernel selection + fusion', 'masks': 'mask prediction',
+    'fusion': 'mask upsampling + threshold', 'merge': 'panoptic merge',
+    'rpn': 'RPN + RoI heads', 'roi': 'RPN + RoI heads',
+    'semantic': 'semantic head', 'pan_fusion': 'panoptic fusion',
+    None: 'other'}
 
 
 class StageTimer:
-    """Inclusive wall time of wrapped callables, by label."""
+    """Inclusive wall time of wrapped callables, by label; ``active`` is
+    the stack of labels being run (innermost last), which
+    :class:`PeakMemory` reads to attribute its samples."""
 
     def __init__(self) -> None:
         self.seconds: Dict[str, float] = defaultdict(float)
+        self.active: List[str] = []
+        self.memory: Optional['PeakMemory'] = None
 
     @contextmanager
     def wrap(self, owner, name: str, label: str):
@@ -64,11 +84,13 @@ class StageTimer:
         had_own = name in vars(owner)
 
         def timed(*args, **kwargs):
+            self._switch(label)
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
                 self.seconds[label] += time.perf_counter() - start
+                self._switch(None)
 
         setattr(owner, name, timed)
         try:
@@ -78,6 +100,16 @@ class StageTimer:
                 setattr(owner, name, original)
             else:
                 delattr(owner, name)
+
+    def _switch(self, label: Optional[str]) -> None:
+        """Enter ``label`` (None: leave the innermost one), sampling the
+        memory at the boundary so that short stages are seen too."""
+        if self.memory is not None:
+            self.memory.sample()
+        if label is None:
+            self.active.pop()
+        else:
+            self.active.append(label)
 
 
 def _pfcn_hooks(model, timer: StageTimer, stack: ExitStack,
@@ -99,8 +131,10 @@ def _pfcn_hooks(model, timer: StageTimer, stack: ExitStack,
         stack.enter_context(timer.wrap(generator, 'mask_logits', 'masks'))
     stack.enter_context(
         timer.wrap(model.panoptic_fusion_head, 'predict', 'fusion'))
-    for name in ('heuristic_merge', 'argmax_merge'):
-        stack.enter_context(timer.wrap(fusion, name, 'merge'))
+    # the heuristic merge paints each thing as it is made, then the stuff
+    for owner, name in ((fusion, 'paint_stuff'), (fusion, 'argmax_merge'),
+                        (fusion.GreedyPainter, 'paint')):
+        stack.enter_context(timer.wrap(owner, name, 'merge'))
 
 
 def _pfcn_stages(seconds: Dict[str, float]) -> Dict[str, float]:
@@ -117,13 +151,23 @@ def _pfcn_stages(seconds: Dict[str, float]) -> Dict[str, float]:
 
 
 class PeakMemory:
-    """Largest memory in use above the start, sampled every 5 ms: glibc's
-    heap in use (which does not depend on freed memory being kept), else
-    the resident set size."""
+    """Largest memory in use above the start, sampled every ``interval``
+    seconds and at every stage boundary of ``timer``: glibc's heap in use
+    (which does not depend on freed memory being kept), else the resident
+    set size. ``by_label`` holds the peak of the samples taken while each
+    label of ``timer`` was the innermost one running (None: outside every
+    wrapped stage); ``held`` what is still in use at the end (the results
+    kept by the caller)."""
 
-    def __init__(self) -> None:
+    def __init__(self, timer: Optional[StageTimer] = None,
+                 interval: float = 0.005) -> None:
         self.peak = 0
+        self.held = 0
+        self.by_label: Dict[Optional[str], int] = defaultdict(int)
+        self.timer = timer
+        self.interval = interval
         self._stop = threading.Event()
+        self._lock = threading.Lock()
 
     @staticmethod
     def in_use() -> int:
@@ -133,19 +177,34 @@ class PeakMemory:
         with open('/proc/self/statm') as f:
             return int(f.read().split()[1]) * 4096
 
+    def sample(self) -> None:
+        """Record the memory in use now, under the innermost stage."""
+        used = self.in_use() - self.base
+        active = self.timer.active if self.timer is not None else []
+        label = active[-1] if active else None
+        with self._lock:
+            self.peak = max(self.peak, used)
+            self.by_label[label] = max(self.by_label[label], used)
+
     def __enter__(self):
         self.base = self.in_use()
+        if self.timer is not None:
+            self.timer.memory = self
         self.thread = threading.Thread(target=self._sample, daemon=True)
         self.thread.start()
         return self
 
     def _sample(self) -> None:
-        while not self._stop.wait(0.005):
-            self.peak = max(self.peak, self.in_use() - self.base)
+        while not self._stop.wait(self.interval):
+            self.sample()
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self.thread.join()
+        self.sample()
+        self.held = self.in_use() - self.base
+        if self.timer is not None:
+            self.timer.memory = None
 
 
 def time_model(step, model, images: List[np.ndarray], batch_size: int,
@@ -156,13 +215,27 @@ def time_model(step, model, images: List[np.ndarray], batch_size: int,
     with ExitStack() as stack:
         if stages is not None:
             stages(timer, stack)
-        with PeakMemory() as memory:
+        with PeakMemory(timer) as memory:
             start = time.perf_counter()
-            run_batches(model, images, batch_size, step)
+            # kept until the end, as a caller of inference_model keeps them
+            results = run_batches(model, images, batch_size, step)
             total = time.perf_counter() - start
+    del results
     return dict(total=total / len(images), peak=memory.peak,
+                held=memory.held, peak_by_label=dict(memory.by_label),
                 seconds={k: v / len(images)
                          for k, v in timer.seconds.items()})
+
+
+def memory_stages(peak_by_label: Dict[Optional[str], int]
+                  ) -> Dict[str, int]:
+    """Peak heap (bytes above the start of the run) of every stage: the
+    largest over its labels of :attr:`PeakMemory.by_label`."""
+    stages: Dict[str, int] = {}
+    for label, peak in peak_by_label.items():
+        stage = LABEL_STAGES[label]
+        stages[stage] = max(stages.get(stage, 0), peak)
+    return stages
 
 
 def load_images(args: argparse.Namespace) -> List[np.ndarray]:
@@ -251,6 +324,13 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
             stack.enter_context(timer.wrap(baseline.backbone, 'forward',
                                            'bb'))
             stack.enter_context(timer.wrap(baseline.neck, 'forward', 'neck'))
+            # mmdet's two-stage panoptic segmentors
+            for attr, label in (('rpn_head', 'rpn'), ('roi_head', 'roi'),
+                                ('semantic_head', 'semantic'),
+                                ('panoptic_fusion_head', 'pan_fusion')):
+                if hasattr(baseline, attr):
+                    stack.enter_context(timer.wrap(
+                        getattr(baseline, attr), 'predict', label))
 
         runs.append((f'{osp.basename(args.baseline)}', baseline.test_step,
                      baseline, baseline_stages))
@@ -260,7 +340,7 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
 def report(results: list, reference: float) -> str:
     """The side-by-side table."""
     names = [name for name, _ in results]
-    width = max(len(s) for s in STAGES + ('end to end (ms / image)', ))
+    width = max(len(s) + 2 for s in STAGES + ('end to end (ms / image)', ))
     lines = [f"{'':{width}s} | " + ' | '.join(f'{n:>26s}' for n in names)]
     lines.append('-' * len(lines[0]))
     rows = [(stage, [r['stages'].get(stage) for _, r in results])
@@ -281,6 +361,17 @@ def report(results: list, reference: float) -> str:
         for _, r in results))
     lines.append(f"{'peak memory (MB)':{width}s} | " + ' | '.join(
         f"{r['peak'] / 2**20:26.0f}" for _, r in results))
+    lines.append(f"{'results held (MB)':{width}s} | " + ' | '.join(
+        f"{r['held'] / 2**20:26.0f}" for _, r in results))
+    lines.append('peak heap while in the stage (MB; above the start of the '
+                 'run, results of earlier images included)')
+    for stage in STAGES + ('other', ):
+        values = [r.get('memory', {}).get(stage) for _, r in results]
+        if all(value is None for value in values):
+            continue
+        lines.append(f'  {stage:{width - 2}s} | ' + ' | '.join(
+            f"{'':>26s}" if value is None else f'{value / 2**20:26.0f}'
+            for value in values))
     return '\n'.join(lines)
 
 
@@ -302,12 +393,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                 result['stages'] = {
                     'backbone + FPN': seconds.get('bb', 0) +
                     seconds.get('neck', 0)}
+                for label in ('rpn', 'roi', 'semantic', 'pan_fusion'):
+                    if label in seconds:
+                        stage = LABEL_STAGES[label]
+                        result['stages'][stage] = result['stages'].get(
+                            stage, 0) + seconds[label]
             if name.endswith('(onnxruntime)'):
                 for stage in STAGES[:3]:
                     result['stages'].pop(stage)
                 result['stages']['network (onnxruntime)'] = seconds['onnx']
             result['stages']['other'] = result['total'] - sum(
                 result['stages'].values())
+            result['memory'] = memory_stages(result['peak_by_label'])
             results.append((name, result))
             print(f'{name}: {1000 * result["total"]:.0f} ms / image')
     height, width = args.shape

@@ -148,6 +148,49 @@ def encode_masks(masks: np.ndarray | torch.Tensor) -> List[RLE]:
 
 
 
+def encode_cropped_mask(crop: np.ndarray, offset: Tuple[int, int],
+                        size: Tuple[int, int]) -> RLE:
+    """RLE of a full-size mask that is zero outside a box, from the box's
+    crop alone: the cost and memory are those of the crop, and the RLE is
+    ``pycocotools.mask.encode`` of the full mask.
+
+    Args:
+        crop (np.ndarray): (h, w) bool or 0/1 crop.
+        offset (tuple[int, int]): (x1, y1), where the crop lies.
+        size (tuple[int, int]): (H, W) of the full mask.
+
+    Returns:
+        dict: A pycocotools RLE dict.
+    """
+    height, width = size
+    (x1, y1), (h, w) = offset, crop.shape
+    if x1 < 0 or y1 < 0 or x1 + w > width or y1 + h > height:
+        raise ValueError(f'a ({h}, {w}) crop at x={x1}, y={y1} does not '
+                         f'fit a ({height}, {width}) mask')
+    counts = [height * width]
+    if crop.size and crop.any():
+        # the crop's columns (COCO's pixel order), each between two zeros
+        # so that no run crosses a column
+        padded = np.zeros((w, h + 2), dtype=np.int8)
+        padded[:, 1:-1] = _column_major(
+            np.ascontiguousarray(crop, dtype=np.uint8)).reshape(w, h)
+        steps = np.diff(padded.reshape(-1))
+        starts, ends = (np.flatnonzero(steps == s) + 1 for s in (1, -1))
+        # position in the full mask's column-major order
+        starts = (x1 + starts // (h + 2)) * height + y1 + starts % (h + 2) - 1
+        ends = (x1 + ends // (h + 2)) * height + y1 + ends % (h + 2) - 1
+        # runs that meet across a full-height column boundary are one
+        joined = np.flatnonzero(starts[1:] == ends[:-1])
+        starts = np.delete(starts, joined + 1)
+        ends = np.delete(ends, joined)
+        gaps = starts - np.concatenate(([0], ends[:-1]))
+        counts = np.stack((gaps, ends - starts), axis=1).reshape(-1)
+        trailing = height * width - ends[-1]
+        counts = counts.tolist() + ([int(trailing)] if trailing else [])
+    return mask_utils.frPyObjects(
+        dict(size=[height, width], counts=counts), height, width)
+
+
 def is_rle_list(masks) -> bool:
     """Whether ``masks`` is already a list of pycocotools RLE dicts."""
     return isinstance(masks, (list, tuple)) and all(

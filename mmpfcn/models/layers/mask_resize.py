@@ -25,7 +25,7 @@ threshold:
   the candidates and zeros elsewhere; zeros only reach output pixels whose
   taps all lie below the threshold anyway.
 """
-from typing import Optional, Sequence, Tuple
+from typing import Iterator, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -39,8 +39,8 @@ MIN_WINDOW = 32
 # stride-4 pixels kept around the candidates: 1 for the x4 upsampling,
 # 1 more for the taps of the resize to the original size
 WINDOW_MARGIN = 2
-# masks resized to the original size at once (bounds the float canvases)
-MASK_CHUNK = 16
+# pixels of the full-size maps handled at once (bounds the temporaries)
+PIXEL_CHUNK = 1 << 20
 
 
 def masks_to_image(masks: Tensor,
@@ -109,7 +109,7 @@ def stuff_argmax_to_image(
     if masks.shape[0] == 0:
         max_prob = masks.new_zeros(out_shape)
         return max_prob, max_prob.long()
-    max_prob = masks_to_image(masks[:1], img_shape, ori_shape)[0]
+    max_prob = masks_to_image(masks[:1], img_shape, ori_shape)[0].contiguous()
     index = torch.zeros(
         out_shape,
         dtype=torch.uint8 if masks.shape[0] < 256 else torch.long,
@@ -118,8 +118,17 @@ def stuff_argmax_to_image(
         prob = masks_to_image(masks[i:i + 1], img_shape, ori_shape)[0]
         index.masked_fill_(prob > max_prob, i)
         torch.maximum(max_prob, prob, out=max_prob)
-    channel = labels.long()[index.long()]
-    return max_prob, torch.where(max_prob > 0, channel, 0)
+    # channel of every pixel, 0 where every probability is 0; by pixel
+    # chunks, so that no full-size temporary is made
+    lut, zero = labels.long(), labels.new_zeros((), dtype=torch.long)
+    channel = torch.empty(out_shape, dtype=torch.long, device=masks.device)
+    flat_channel, flat_index = channel.view(-1), index.view(-1)
+    flat_prob = max_prob.view(-1)
+    for start in range(0, flat_channel.numel(), PIXEL_CHUNK):
+        part = slice(start, start + PIXEL_CHUNK)
+        torch.where(flat_prob[part] > 0, lut[flat_index[part].long()], zero,
+                    out=flat_channel[part])
+    return max_prob, channel
 
 
 def mask_spans(hits: Tensor) -> Tensor:
@@ -171,25 +180,104 @@ def _exact(start: int, end: int, size: int) -> Tuple[int, int]:
             STRIDE * end - (2 if end < size else 0))
 
 
-def _upsampled_windows(masks: Tensor, thr: float):
-    """Yield ``(i, (y1, y2, x1, x2), values)`` per mask with candidates:
-    the exact x4-upsampled soft values on output rows [y1, y2) and
-    columns [x1, x2) of the padded input (a region that covers every
-    output pixel that can exceed ``thr``)."""
+def _candidate_windows(masks: Tensor, thr: float) -> List[Optional[tuple]]:
+    """Per mask the stride-4 window ``(r1, r2, c1, c2)`` around the pixels
+    that can pass ``thr`` (None for a mask without any)."""
     height, width = masks.shape[-2:]
     hits = masks > thr * (1 - CANDIDATE_MARGIN)
     rows = mask_spans(any_along(hits, 2)).tolist()
     cols = mask_spans(any_along(hits, 1)).tolist()
-    for i, (row, col) in enumerate(zip(rows, cols)):
-        if row[1] == 0:
+    return [None if row[1] == 0 else
+            (*_window(row, height), *_window(col, width))
+            for row, col in zip(rows, cols)]
+
+
+def _upsampled_window(mask: Tensor, window: tuple):
+    """``((y1, y2, x1, x2), values)``: the exact x4-upsampled soft values
+    of one (H/4, W/4) mask on output rows [y1, y2) and columns [x1, x2) of
+    the padded input (a region that covers every output pixel that can
+    exceed the threshold its window was chosen for)."""
+    height, width = mask.shape
+    r1, r2, c1, c2 = window
+    values = F.interpolate(
+        mask[r1:r2, c1:c2][None, None], scale_factor=STRIDE,
+        mode='bilinear', align_corners=False)[0, 0]
+    y1, y2 = _exact(r1, r2, height)
+    x1, x2 = _exact(c1, c2, width)
+    return (y1, y2, x1, x2), values[y1 - STRIDE * r1:y2 - STRIDE * r1,
+                                    x1 - STRIDE * c1:x2 - STRIDE * c1]
+
+
+def _tight(hit: Tensor, y0: int, x0: int) -> Tuple[Tensor, Tensor]:
+    """Box (4,) long ``x1, y1, x2, y2`` of a bool crop placed at (y0, x0)
+    and the crop cut to it (an all-zero box and a (0, 0) crop if empty)."""
+    xs = mask_spans(any_along(hit, 0)[None])[0].tolist()
+    ys = mask_spans(any_along(hit, 1)[None])[0].tolist()
+    if xs[1] == 0:
+        return torch.zeros(4, dtype=torch.long), hit[:0, :0]
+    box = torch.tensor((xs[0] + x0, ys[0] + y0, xs[1] + x0, ys[1] + y0))
+    return box, hit[ys[0]:ys[1], xs[0]:xs[1]]
+
+
+def thresholded_masks(masks: Tensor,
+                      thr: float,
+                      img_shape: Sequence[int],
+                      ori_shape: Optional[Sequence[int]] = None,
+                      order: Optional[Sequence[int]] = None
+                      ) -> Iterator[Tuple[int, Tensor, Tensor]]:
+    """The thresholded masks at the output size, one at a time, each as
+    its tight box and the bool crop inside it: the memory stays that of
+    one output-sized map whatever the number of masks (see the module
+    docstring for why the values are those of :func:`masks_to_image`).
+
+    Args:
+        masks (Tensor): Soft masks (n, H/4, W/4) of the padded input.
+        thr (float): A pixel is in the mask where its value is > thr.
+        img_shape, ori_shape: See :func:`masks_to_image`.
+        order (Sequence[int], optional): The masks to give, in this
+            order; all in index order when None.
+
+    Yields:
+        tuple[int, Tensor, Tensor]: The mask's index i, its box (4,) long
+        ``x1, y1, x2, y2`` (exclusive; all zero for an empty mask) and the
+        bool crop ``(masks_to_image(masks)[i] > thr)[y1:y2, x1:x2]``.
+    """
+    out_shape = tuple(ori_shape or img_shape)
+    img_h, img_w = img_shape[:2]
+    order = range(masks.shape[0]) if order is None else order
+    if thr <= 0:
+        for i in order:
+            yield (i, *_tight(masks_to_image(masks[i:i + 1], img_shape,
+                                             ori_shape)[0] > thr, 0, 0))
+        return
+    windows = _candidate_windows(masks, thr)
+    empty = torch.zeros(4, dtype=torch.long)
+    canvas = None
+    for i in order:
+        if windows[i] is None:
+            yield i, empty, masks.new_zeros(0, 0, dtype=torch.bool)
             continue
-        (r1, r2), (c1, c2) = _window(row, height), _window(col, width)
-        values = F.interpolate(
-            masks[i, r1:r2, c1:c2][None, None], scale_factor=STRIDE,
-            mode='bilinear', align_corners=False)[0, 0]
-        (y1, y2), (x1, x2) = _exact(r1, r2, height), _exact(c1, c2, width)
-        oy, ox = STRIDE * r1, STRIDE * c1
-        yield i, (y1, y2, x1, x2), values[y1 - oy:y2 - oy, x1 - ox:x2 - ox]
+        (y1, y2, x1, x2), values = _upsampled_window(masks[i], windows[i])
+        y2, x2 = min(y2, img_h), min(x2, img_w)
+        if y2 <= y1 or x2 <= x1:
+            yield i, empty, masks.new_zeros(0, 0, dtype=torch.bool)
+            continue
+        if out_shape == (img_h, img_w):
+            yield (i, *_tight(values[:y2 - y1, :x2 - x1] > thr, y1, x1))
+            continue
+        # resize to the original size from a canvas of the exact x4 values
+        # around the candidates (zero elsewhere; the window is cleared
+        # again after)
+        if canvas is None:
+            canvas = masks.new_zeros(img_h, img_w)
+        window = canvas[y1:y2, x1:x2]
+        window.copy_(values[:y2 - y1, :x2 - x1])
+        resized = F.interpolate(canvas[None, None], size=out_shape,
+                                mode='bilinear', align_corners=False)[0, 0]
+        window.zero_()
+        box, crop = _tight(resized > thr, 0, 0)
+        del resized
+        yield i, box, crop.clone()
 
 
 def binary_masks_to_image(
@@ -197,61 +285,26 @@ def binary_masks_to_image(
         thr: float,
         img_shape: Sequence[int],
         ori_shape: Optional[Sequence[int]] = None) -> Tuple[Tensor, Tensor]:
-    """``masks_to_image(masks, img_shape, ori_shape) > thr`` and the tight
-    boxes of the result, upsampling only around the candidates (see the
-    module docstring).
+    """``masks_to_image(masks, ...) > thr`` and the masks' boxes, without
+    the float copy of all masks (see the module docstring).
 
     Args:
         masks (Tensor): Soft masks (n, H/4, W/4) of the padded input.
-        thr (float): Threshold (> 0; otherwise the whole masks are
-            resized).
+        thr (float): Threshold.
         img_shape, ori_shape: See :func:`masks_to_image`.
 
     Returns:
-        tuple[Tensor, Tensor]: Bool masks (n, *out_shape) and their boxes
-        (n, 4) long, see :func:`masks_to_boxes`.
+        tuple[Tensor, Tensor]: Bool masks (n, *out_shape) and their tight
+        boxes (n, 4) long ``x1, y1, x2, y2`` (exclusive; all zero for an
+        empty mask).
     """
     out_shape = tuple(ori_shape or img_shape)
-    img_h, img_w = img_shape[:2]
-    binary = torch.zeros((masks.shape[0], *out_shape), dtype=torch.bool,
+    binary = torch.zeros(masks.shape[0], *out_shape, dtype=torch.bool,
                          device=masks.device)
-    if thr <= 0:
-        for start in range(0, masks.shape[0], MASK_CHUNK):
-            chunk = masks_to_image(masks[start:start + MASK_CHUNK],
-                                   img_shape, ori_shape)
-            torch.gt(chunk, thr, out=binary[start:start + MASK_CHUNK])
-        return binary, masks_to_boxes(binary)
-    if out_shape == (img_h, img_w):
-        boxes = torch.zeros(masks.shape[0], 4, dtype=torch.long,
-                            device=masks.device)
-        for i, (y1, y2, x1, x2), values in _upsampled_windows(masks, thr):
-            y2, x2 = min(y2, img_h), min(x2, img_w)
-            if y2 <= y1 or x2 <= x1:
-                continue
-            hit = binary[i, y1:y2, x1:x2]
-            torch.gt(values[:y2 - y1, :x2 - x1], thr, out=hit)
-            xs = mask_spans(any_along(hit, 0)[None])[0]
-            ys = mask_spans(any_along(hit, 1)[None])[0]
-            if xs[1] > 0:
-                boxes[i] = torch.stack((xs[0] + x1, ys[0] + y1, xs[1] + x1,
-                                        ys[1] + y1))
-        return binary, boxes
-    # resize to the original size, a chunk of masks at a time, from a
-    # canvas of their exact x4 values around the candidates (zero
-    # elsewhere; only the written windows are cleared again)
-    canvas = masks.new_zeros(min(MASK_CHUNK, masks.shape[0]), img_h, img_w)
-    for start in range(0, masks.shape[0], MASK_CHUNK):
-        chunk = masks[start:start + MASK_CHUNK]
-        written = []
-        for i, (y1, y2, x1, x2), values in _upsampled_windows(chunk, thr):
-            y2, x2 = min(y2, img_h), min(x2, img_w)
-            if y2 > y1 and x2 > x1:
-                window = canvas[i, y1:y2, x1:x2]
-                window.copy_(values[:y2 - y1, :x2 - x1])
-                written.append(window)
-        resized = F.interpolate(canvas[None, :len(chunk)], size=out_shape,
-                                mode='bilinear', align_corners=False)[0]
-        torch.gt(resized, thr, out=binary[start:start + len(chunk)])
-        for window in written:
-            window.zero_()
-    return binary, masks_to_boxes(binary)
+    boxes = torch.zeros(masks.shape[0], 4, dtype=torch.long,
+                        device=masks.device)
+    for i, box, crop in thresholded_masks(masks, thr, img_shape, ori_shape):
+        x1, y1, x2, y2 = box.tolist()
+        binary[i, y1:y2, x1:x2] = crop
+        boxes[i] = box
+    return binary, boxes

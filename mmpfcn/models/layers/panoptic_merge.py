@@ -6,13 +6,13 @@ Two rules: :func:`heuristic_merge`, the Panoptic FPN / panopticapi heuristic
 the reference uses, and :func:`argmax_merge`, the plain per-pixel arg-max
 the paper reports as faster at about -1.4 PQ.
 """
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 from torch import Tensor
 
-from .mask_resize import masks_to_boxes
+from .mask_resize import PIXEL_CHUNK, masks_to_boxes
 
 # (largest stuff probability (H, W), its channel (H, W)): see
 # mask_resize.stuff_argmax_to_image
@@ -60,57 +60,120 @@ def _check_inputs(thing_masks: Tensor, thing_scores: Tensor,
                          f'{thing_labels.tolist()}')
 
 
-def _score_order(thing_scores: Tensor, thing_score_thr: float) -> Tensor:
+def score_order(thing_scores: Tensor, thing_score_thr: float) -> Tensor:
     """Indices of the things scoring >= thr, in descending score order
     (ties keep the input order)."""
     order = torch.argsort(thing_scores, descending=True, stable=True)
     return order[thing_scores[order] >= thing_score_thr]
 
 
-def _greedy_owners(masks: Tensor, boxes: Tensor, order: Tensor,
-                   overlap_thr: float) -> Tuple[Tensor, Tensor]:
-    """Greedy painting of the masks ``order`` (score-sorted).
+class GreedyPainter:
+    """Greedy painting of score-sorted thing masks, one mask at a time.
 
-    Mask ``order[k]`` is kept iff its area is > 0 and its overlap with the
-    kept masks before it is at most ``overlap_thr`` of its area (compared
-    in float64, as the reference's Python division); its unpainted pixels
-    then get owner k. The decisions are sequential by nature: each step
-    reads and paints only the box of its mask.
+    Mask ``k`` (its rank in the score order) is kept iff its area is > 0
+    and its overlap with the kept masks before it is at most
+    ``overlap_thr`` of its area (compared in float64, as the reference's
+    Python division); its unpainted pixels then get owner k. The
+    decisions are sequential by nature: each step reads and paints only
+    the box of its mask, so the masks can be made one at a time.
 
     Args:
-        masks (Tensor): Bool masks (n, H, W).
-        boxes (Tensor): Their boxes (n, 4) ``x1, y1, x2, y2`` (exclusive),
-            covering every True pixel.
-        order (Tensor): Indices of the masks to paint, in order (m,).
+        shape (tuple[int, int]): (H, W) of the map.
+        num (int): m, the number of masks to paint.
         overlap_thr (float): Largest kept overlap / area ratio.
+        device: Device of the owner map.
 
-    Returns:
-        tuple[Tensor, Tensor]: ``keep`` (m,) bool and ``owner`` (H * W,)
-        long, the rank k in ``order`` of the first kept mask of every pixel
-        (m where none).
+    Attributes:
+        owner (Tensor): (H, W) int32, the rank of the first kept mask of
+            every pixel (m where none).
+        keep (list[bool]): (m,) whether each rank was kept.
     """
-    num = len(order)
-    height, width = masks.shape[1:]
-    owner = torch.full((height, width), num, dtype=torch.long,
-                       device=masks.device)
-    keep = [False] * num
+
+    def __init__(self, shape: Tuple[int, int], num: int, overlap_thr: float,
+                 device=None) -> None:
+        self.num = num
+        self.overlap_thr = overlap_thr
+        self.owner = torch.full(tuple(shape), num, dtype=torch.int32,
+                                device=device)
+        self.keep = [False] * num
+
+    def paint(self, rank: int, crop: Tensor, box: Sequence[int]) -> None:
+        """Paint the mask of ``rank``, given by its bool ``crop`` inside
+        ``box`` ``(x1, y1, x2, y2)`` (exclusive; ranks in order)."""
+        x1, y1, x2, y2 = box
+        if x2 <= x1 or y2 <= y1:
+            return
+        region = self.owner[y1:y2, x1:x2]  # a view: painting writes through
+        area = int(torch.count_nonzero(crop))
+        if area == 0:
+            return
+        fresh = crop & (region == self.num)
+        overlap = area - int(torch.count_nonzero(fresh))
+        if overlap / area <= self.overlap_thr:
+            self.keep[rank] = True
+            region.masked_fill_(fresh, rank)
+
+
+def _greedy_owners(masks: Tensor, boxes: Tensor, order: Tensor,
+                   overlap_thr: float) -> GreedyPainter:
+    """:class:`GreedyPainter` of the masks ``order`` (score-sorted) of a
+    stack of bool masks (n, H, W) with boxes (n, 4) covering them."""
+    painter = GreedyPainter(masks.shape[1:], len(order), overlap_thr,
+                            masks.device)
     boxes = boxes[order].tolist()
     for rank, i in enumerate(order.tolist()):
         x1, y1, x2, y2 = boxes[rank]
-        if x2 <= x1 or y2 <= y1:
-            continue
-        mask = masks[i, y1:y2, x1:x2]
-        region = owner[y1:y2, x1:x2]  # a view: painting writes through
-        area = int(torch.count_nonzero(mask))
-        if area == 0:
-            continue
-        fresh = mask & (region == num)
-        overlap = area - int(torch.count_nonzero(fresh))
-        if overlap / area <= overlap_thr:
-            keep[rank] = True
-            region.masked_fill_(fresh, rank)
-    return torch.tensor(keep, dtype=torch.bool,
-                        device=masks.device), owner.flatten()
+        painter.paint(rank, masks[i, y1:y2, x1:x2], boxes[rank])
+    return painter
+
+
+def paint_stuff(painter: GreedyPainter, labels: Tensor, stuff_max: StuffMax,
+                num_things_classes: int, num_classes: int,
+                stuff_area_limit: int = 4096,
+                instance_offset: int = INSTANCE_OFFSET) -> Tensor:
+    """The panoptic map of painted things, then the stuff of the
+    heuristic merge (see :func:`heuristic_merge`), by chunks of pixels so
+    that the only full-size tensor made is the map itself.
+
+    Args:
+        painter (GreedyPainter): After the things were painted.
+        labels (Tensor): (m,) classes of the ranks.
+        stuff_max (tuple[Tensor, Tensor]): Largest stuff probability and
+            its channel (H, W) (see :func:`stuff_argmax_to_image`).
+        num_things_classes, num_classes, stuff_area_limit,
+        instance_offset: See :func:`heuristic_merge`.
+
+    Returns:
+        Tensor: Panoptic map (H, W), long.
+    """
+    num = painter.num
+    keep = torch.tensor(painter.keep, dtype=torch.bool,
+                        device=labels.device)
+    # the value of every rank (kept things are numbered 1, 2, ...), then
+    # void for "no thing"
+    value = labels.long() + keep.long().cumsum(dim=0) * instance_offset
+    value = torch.cat((value, value.new_full((1, ), num_classes)))
+    owner = painter.owner.view(-1)
+    max_prob, stuff = (x.reshape(-1) for x in stuff_max)  # (P,) each
+    chunks = [slice(start, start + PIXEL_CHUNK)
+              for start in range(0, owner.numel(), PIXEL_CHUNK)]
+
+    def candidates(part: slice) -> Tensor:
+        return (owner[part] == num) & (stuff[part] > 0) & (max_prob[part] > 0)
+
+    num_stuff_channels = num_classes - num_things_classes + 1
+    area = torch.zeros(num_stuff_channels, dtype=torch.long,
+                       device=owner.device)
+    for part in chunks:
+        area += torch.bincount(stuff[part][candidates(part)],
+                               minlength=num_stuff_channels)
+    large = area >= stuff_area_limit
+    pan_seg = torch.empty_like(owner, dtype=torch.long)
+    for part in chunks:
+        fill = candidates(part) & large[stuff[part]]
+        torch.where(fill, num_things_classes + stuff[part] - 1,
+                    value[owner[part]], out=pan_seg[part])
+    return pan_seg.view(painter.owner.shape)
 
 
 def heuristic_merge(thing_masks: Tensor,
@@ -166,31 +229,18 @@ def heuristic_merge(thing_masks: Tensor,
                   num_things_classes, num_classes, stuff_max)
     if stuff_max is None:
         stuff_max = sem_probs.max(dim=0)
-    height, width = stuff_max[0].shape
-    num_stuff_channels = num_classes - num_things_classes + 1
     if thing_boxes is None:
         thing_boxes = masks_to_boxes(thing_masks)
     elif thing_boxes.shape != (thing_masks.shape[0], 4):
         raise ValueError('heuristic_merge expects thing_boxes of shape '
                          f'({thing_masks.shape[0]}, 4), got '
                          f'{tuple(thing_boxes.shape)}')
-    order = _score_order(thing_scores, thing_score_thr)
-    labels = thing_labels[order].long()
-    keep, owner = _greedy_owners(thing_masks.bool(), thing_boxes, order,
-                                 overlap_thr)
-    # the value of every rank (kept things are numbered 1, 2, ...), then
-    # void for "no thing"
-    value = labels + keep.long().cumsum(dim=0) * instance_offset
-    value = torch.cat((value, value.new_full((1, ), num_classes)))
-    pan_seg = value[owner]
-    is_thing = owner < len(order)
-
-    max_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
-    candidate = ~is_thing & (stuff > 0) & (max_prob > 0)
-    area = torch.bincount(stuff[candidate], minlength=num_stuff_channels)
-    fill = candidate & (area >= stuff_area_limit)[stuff]
-    pan_seg = torch.where(fill, num_things_classes + stuff - 1, pan_seg)
-    return pan_seg.view(height, width)
+    order = score_order(thing_scores, thing_score_thr)
+    painter = _greedy_owners(thing_masks.bool(), thing_boxes, order,
+                             overlap_thr)
+    return paint_stuff(painter, thing_labels[order], stuff_max,
+                       num_things_classes, num_classes, stuff_area_limit,
+                       instance_offset)
 
 
 def argmax_merge(thing_masks: Tensor,
@@ -244,7 +294,7 @@ def argmax_merge(thing_masks: Tensor,
         stuff_max = sem_probs.max(dim=0)
     height, width = stuff_max[0].shape
     stuff_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
-    order = _score_order(thing_scores, thing_score_thr)
+    order = score_order(thing_scores, thing_score_thr)
     probs, labels = thing_masks[order], thing_labels[order].long()
     num = probs.shape[0]
     if num:
