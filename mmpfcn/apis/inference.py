@@ -40,6 +40,11 @@ ANNOTATION_TRANSFORMS = ('LoadAnnotations', 'LoadPanopticAnnotations',
 LOAD_TRANSFORMS = ('LoadImageFromFile', 'LoadImageFromNDArray')
 # reading options of LoadImageFromFile that read_image honours
 READ_ARGS = ('color_type', 'imdecode_backend', 'to_float32')
+# images above this many pixels get a warning: the results are made at
+# the image's full size (docs/inference.md, "Large images")
+LARGE_IMAGE_PIXELS = 50_000_000
+
+
 def _type_name(transform: dict) -> str:
     """Class name of a transform config (without its ``scope.`` prefix)."""
     kind = transform['type']
@@ -260,9 +265,25 @@ def prepare_image(img: np.ndarray, path: Optional[str], index: int,
         dict: ``inputs`` and ``data_samples`` of the pipeline
         (``img_id`` = ``index``).
     """
+    warn_if_large(img.shape[:2], path or f'input array {index}')
     results = dict(img=img, img_path=path, img_id=index,
                    img_shape=img.shape[:2], ori_shape=img.shape[:2])
     return pipeline(results)
+
+
+def warn_if_large(shape: Sequence[int], name: str) -> None:
+    """Warn that an image above ``LARGE_IMAGE_PIXELS`` pixels gets its
+    results at its full size, whatever the test scale of the network."""
+    pixels = int(shape[0]) * int(shape[1])
+    if pixels > LARGE_IMAGE_PIXELS:
+        warnings.warn(
+            f'{name} is {shape[1]} x {shape[0]} ({pixels / 1e6:.0f} '
+            'megapixels): the panoptic, semantic and instance results are '
+            'made at this size (the network runs at the test scale), so '
+            'memory grows with the pixels; full-size instance bitmaps '
+            'unless the fusion head\'s test_cfg.instance_masks is \'rle\' '
+            "or 'none' (the Inferencer and the demos use 'rle'); see "
+            'docs/inference.md, "Large images"')
 
 
 def iter_batches(model,

@@ -109,6 +109,12 @@ class PanopticFCNInferencer(DetInferencer):
         #: the video whose frames are predicted)
         self.protected: List[str] = []
         self._namer = OutputNamer('', ())
+        # the outputs need the instances' RLEs (JSON) and scores only: no
+        # full-size bitmap per instance (memory bounded on large photos)
+        fusion = getattr(self.model, 'panoptic_fusion_head', None)
+        if fusion is not None and 'instance_masks' in getattr(
+                fusion, 'test_cfg', {}):
+            fusion.test_cfg.instance_masks = 'rle'
         self.category_ids = None
         if categories:
             self.category_ids = category_ids_from_file(

@@ -10,7 +10,7 @@ from mmdet.structures import DetDataSample
 from mmdet.visualization import DetLocalVisualizer
 from mmdet.visualization.palette import get_palette
 
-from mmpfcn.evaluation.functional.rle import masks_to_dense
+from mmpfcn.evaluation.functional.rle import is_rle_list, masks_to_dense
 from mmpfcn.registry import VISUALIZERS
 
 from .panoptic_overlay import draw_panoptic_overlay
@@ -74,14 +74,16 @@ def gt_panoptic_map(data_sample: DetDataSample, num_things_classes: int,
 
 def predicted_instances(data_sample: DetDataSample,
                         shape: tuple) -> Optional[dict]:
-    """``masks`` ((n, H, W) bool, RLE lists decoded), ``labels`` and
-    ``scores`` numpy arrays of a sample's ``pred_instances`` (None if it
-    has none)."""
+    """``masks`` ((n, H, W) bool, or a list of RLE dicts as given),
+    ``labels`` and ``scores`` numpy arrays of a sample's
+    ``pred_instances`` (None if it has none)."""
     if 'pred_instances' not in data_sample or \
             'masks' not in data_sample.pred_instances:
         return None
     pred = data_sample.pred_instances
-    return dict(masks=masks_to_dense(pred.masks, shape),
+    masks = pred.masks if is_rle_list(pred.masks) else masks_to_dense(
+        pred.masks, shape)
+    return dict(masks=masks,
                 labels=_as_numpy(pred.labels), scores=_as_numpy(pred.scores))
 
 

@@ -4,6 +4,7 @@ from typing import List, Optional, Tuple
 
 import numpy as np
 from mmdet.evaluation import INSTANCE_OFFSET
+from pycocotools import mask as mask_utils
 
 
 def _spans(present: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -11,6 +12,13 @@ def _spans(present: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     first = present.argmax(axis=1)
     last = present.shape[1] - 1 - present[:, ::-1].argmax(axis=1)
     return first, last
+
+
+def _dense(mask) -> np.ndarray:
+    """An (H, W) bool mask from a bool array or an RLE dict."""
+    if isinstance(mask, dict):
+        return mask_utils.decode(mask).astype(bool)
+    return mask
 
 
 def _instance_scores(segment_index: np.ndarray, seg_labels: np.ndarray,
@@ -22,7 +30,8 @@ def _instance_scores(segment_index: np.ndarray, seg_labels: np.ndarray,
     Args:
         segment_index (np.ndarray): (H, W) segment index, -1 = void.
         seg_labels (np.ndarray): (K,) class of every segment.
-        masks (np.ndarray): (n, H, W) bool instance masks.
+        masks (np.ndarray | list): (n, H, W) bool instance masks, or n
+            RLE dicts (decoded one at a time).
         labels (np.ndarray): (n,) instance classes.
         scores (np.ndarray): (n,) instance scores.
 
@@ -35,7 +44,7 @@ def _instance_scores(segment_index: np.ndarray, seg_labels: np.ndarray,
         return result
     shifted = segment_index + 1  # 0 = void, for bincount
     overlap = np.stack([
-        np.bincount(shifted[mask], minlength=num_segments + 1)[1:]
+        np.bincount(shifted[_dense(mask)], minlength=num_segments + 1)[1:]
         for mask in masks
     ])  # (n, K)
     overlap = np.where(labels[:, None] == seg_labels[None], overlap, 0)
@@ -57,7 +66,8 @@ def panoptic_segments(pan_seg: np.ndarray,
             void = ``num_classes``.
         num_things_classes (int): Labels below this are things.
         num_classes (int): Number of classes (the void value).
-        instances (dict, optional): ``masks`` (n, H, W) bool, ``labels``
+        instances (dict, optional): ``masks`` (n, H, W) bool (or a list of
+            n RLE dicts), ``labels``
             and ``scores`` (n,) numpy arrays; gives things their score.
 
     Returns:
@@ -92,7 +102,7 @@ def panoptic_segments(pan_seg: np.ndarray,
     scores = np.full(num, np.nan)
     if instances is not None:
         scores = _instance_scores(segment_index,
-                                  labels, np.asarray(instances['masks']),
+                                  labels, instances['masks'],
                                   np.asarray(instances['labels']),
                                   np.asarray(instances['scores']))
     segments = []

@@ -170,3 +170,18 @@ def test_list_images(tmp_path):
         list_images(str(tmp_path / 'missing.jpg'))
     with pytest.raises(FileNotFoundError, match='matches no image'):
         list_images(str(tmp_path / '*.gif'))
+
+
+def test_large_image_warns_and_names_it(model, monkeypatch):
+    """Above LARGE_IMAGE_PIXELS the results' full size is announced."""
+    import warnings
+
+    from mmpfcn.apis import inference
+    monkeypatch.setattr(inference, 'LARGE_IMAGE_PIXELS', 64 * 80 - 1)
+    img = np.zeros((64, 80, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match='input array 0 is 80 x 64'):
+        inference_model(model, [img])
+    monkeypatch.setattr(inference, 'LARGE_IMAGE_PIXELS', 64 * 80)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        inference.warn_if_large(img.shape[:2], 'small')
