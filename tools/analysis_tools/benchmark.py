@@ -132,9 +132,12 @@ def _pfcn_hooks(model, timer: StageTimer, stack: ExitStack,
     stack.enter_context(
         timer.wrap(model.panoptic_fusion_head, 'predict', 'fusion'))
     # the heuristic merge paints each thing as it is made, then the stuff
+    # (older versions: one heuristic_merge call on all the masks)
+    painter = getattr(fusion, 'GreedyPainter', None)
     for owner, name in ((fusion, 'paint_stuff'), (fusion, 'argmax_merge'),
-                        (fusion.GreedyPainter, 'paint')):
-        stack.enter_context(timer.wrap(owner, name, 'merge'))
+                        (painter, 'paint'), (fusion, 'heuristic_merge')):
+        if hasattr(owner, name):
+            stack.enter_context(timer.wrap(owner, name, 'merge'))
 
 
 def _pfcn_stages(seconds: Dict[str, float]) -> Dict[str, float]:
