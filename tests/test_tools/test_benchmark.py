@@ -33,6 +33,10 @@ def test_stage_table_with_onnx_and_panoptic_fpn(tool, capsys):
     assert '%' in cells[1] and '%' not in cells[2] and '%' in cells[3]
     assert '%' in rows['network (onnxruntime)'].split('|')[2]
     assert '%' in rows['panoptic merge'].split('|')[1]
+    # the peak heap of every stage, in its own row
+    for stage in ('backbone + FPN', 'panoptic merge', 'RPN + RoI heads'):
+        assert f'{stage} (MB)' in rows, stage
+    assert rows['RPN + RoI heads (MB)'].split('|')[3].strip().isdigit()
 
 
 def test_stage_timer_restores_what_it_wraps(tool):

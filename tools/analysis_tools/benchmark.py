@@ -343,7 +343,8 @@ def build_runs(args: argparse.Namespace, tmp_dir: str) -> list:
 def report(results: list, reference: float) -> str:
     """The side-by-side table."""
     names = [name for name, _ in results]
-    width = max(len(s) + 2 for s in STAGES + ('end to end (ms / image)', ))
+    # the memory rows are the stages' names + ' (MB)', indented by two
+    width = max(len(s) + 7 for s in STAGES + ('end to end (ms / image)', ))
     lines = [f"{'':{width}s} | " + ' | '.join(f'{n:>26s}' for n in names)]
     lines.append('-' * len(lines[0]))
     rows = [(stage, [r['stages'].get(stage) for _, r in results])
@@ -372,7 +373,7 @@ def report(results: list, reference: float) -> str:
         values = [r.get('memory', {}).get(stage) for _, r in results]
         if all(value is None for value in values):
             continue
-        lines.append(f'  {stage:{width - 2}s} | ' + ' | '.join(
+        lines.append(f"  {stage + ' (MB)':{width - 2}s} | " + ' | '.join(
             f"{'':>26s}" if value is None else f'{value / 2**20:26.0f}'
             for value in values))
     return '\n'.join(lines)
