@@ -122,3 +122,13 @@ def test_instance_mask_forms(mode, form, monkeypatch):
 def test_unknown_instance_mask_form_is_named():
     with pytest.raises(ValueError, match='instance_masks'):
         PanopticFCNFusionHead(test_cfg=dict(instance_masks='polygon'))
+
+
+def test_is_an_mmdet_panoptic_fusion_head():
+    from mmdet.models.seg_heads.panoptic_fusion_heads import (
+        BasePanopticFusionHead,
+    )
+    head = PanopticFCNFusionHead(NUM_THINGS, NUM_STUFF)
+    assert isinstance(head, BasePanopticFusionHead)
+    assert head.num_classes == NUM_THINGS + NUM_STUFF
+    assert not head.with_loss and head.loss() == {}

@@ -173,3 +173,16 @@ def test_bad_input_raises():
         merge(masks, [0.5], [0], torch.zeros(3, 2, 3))
     with pytest.raises(ValueError, match='thing_labels must lie'):
         merge(masks, [0.5], [3], torch.zeros(3, 2, 2))
+
+
+def test_each_merge_takes_one_stuff_input():
+    """The merges take the (N_st, H, W) map only: no ``stuff_max``
+    alternative, and no ``overlap_thr`` for the arg-max merge, which never
+    read it."""
+    masks = torch.zeros(1, 2, 2, dtype=torch.bool)
+    sem = torch.zeros(3, 2, 2)
+    with pytest.raises(TypeError, match='overlap_thr'):
+        merge(masks, [0.5], [0], sem, fn=argmax_merge, overlap_thr=0.5)
+    for fn in (argmax_merge, heuristic_merge):
+        with pytest.raises(TypeError, match='stuff_max'):
+            merge(masks, [0.5], [0], sem, fn=fn, stuff_max=sem.max(dim=0))

@@ -134,8 +134,9 @@ def _pfcn_hooks(model, timer: StageTimer, stack: ExitStack,
     # the heuristic merge paints each thing as it is made, then the stuff
     # (older versions: one heuristic_merge call on all the masks)
     painter = getattr(fusion, 'GreedyPainter', None)
-    for owner, name in ((fusion, 'paint_stuff'), (fusion, 'argmax_merge'),
-                        (painter, 'paint'), (fusion, 'heuristic_merge')):
+    for owner, name in ((fusion, 'paint_stuff'), (fusion, 'argmax_paint'),
+                        (fusion, 'argmax_merge'), (painter, 'paint'),
+                        (fusion, 'heuristic_merge')):
         if hasattr(owner, name):
             stack.enter_context(timer.wrap(owner, name, 'merge'))
 

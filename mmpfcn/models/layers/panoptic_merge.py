@@ -4,7 +4,10 @@ void = num_classes).
 
 Two rules: :func:`heuristic_merge`, the Panoptic FPN / panopticapi heuristic
 the reference uses, and :func:`argmax_merge`, the plain per-pixel arg-max
-the paper reports as faster at about -1.4 PQ.
+the paper reports as faster at about -1.4 PQ. Both take the stuff
+probabilities as one (N_st, H, W) map. The fusion head runs them on the
+map's per-pixel maximum and arg-max instead (:class:`GreedyPainter` and
+:func:`paint_stuff`, :func:`argmax_paint`), all the merges read of it.
 """
 from typing import Optional, Sequence, Tuple
 
@@ -19,45 +22,47 @@ from .mask_resize import PIXEL_CHUNK, masks_to_boxes
 StuffMax = Tuple[Tensor, Tensor]
 
 
-def _check_inputs(thing_masks: Tensor, thing_scores: Tensor,
-                  thing_labels: Tensor, sem_probs: Optional[Tensor],
-                  num_things_classes: int, num_classes: int,
-                  stuff_max: Optional[StuffMax] = None) -> None:
-    """Raise a clear error for inconsistent merge inputs."""
+def _check_things(thing_masks: Tensor, thing_scores: Tensor,
+                  thing_labels: Tensor, stuff_max: StuffMax,
+                  num_things_classes: int) -> None:
+    """Raise a clear error for thing inputs that do not fit each other or
+    the stuff maps."""
     num = thing_masks.shape[0]
-    if (sem_probs is None) == (stuff_max is None):
-        raise ValueError('panoptic merge expects either sem_probs or '
-                         'stuff_max')
-    if sem_probs is not None:
-        sem_size, sem_shape = sem_probs.shape[1:], tuple(sem_probs.shape)
-        sem_ok = sem_probs.dim() == 3
-    else:
-        sem_size = stuff_max[0].shape
-        sem_shape = tuple(stuff_max[0].shape)
-        sem_ok = stuff_max[0].dim() == 2 and \
-            stuff_max[1].shape == stuff_max[0].shape
-    if thing_masks.dim() != 3 or not sem_ok or \
-            thing_masks.shape[1:] != sem_size:
+    max_prob, channel = stuff_max
+    if thing_masks.dim() != 3 or max_prob.dim() != 2 or \
+            channel.shape != max_prob.shape or \
+            thing_masks.shape[1:] != max_prob.shape:
         raise ValueError('panoptic merge expects thing_masks (n, H, W) and '
-                         'sem_probs (N_st, H, W) (or stuff_max, two (H, W) '
-                         'maps) of the same size, got '
-                         f'{tuple(thing_masks.shape)} and {sem_shape}')
+                         'the stuff maps (H, W) of the same size, got '
+                         f'{tuple(thing_masks.shape)}, '
+                         f'{tuple(max_prob.shape)} and '
+                         f'{tuple(channel.shape)}')
     if thing_scores.shape != (num, ) or thing_labels.shape != (num, ):
         raise ValueError('panoptic merge expects thing_scores and '
                          f'thing_labels of shape ({num},), got '
                          f'{tuple(thing_scores.shape)} and '
                          f'{tuple(thing_labels.shape)}')
-    num_stuff_channels = num_classes - num_things_classes + 1
-    if sem_probs is not None and sem_probs.shape[0] != num_stuff_channels:
-        raise ValueError(f'panoptic merge: sem_probs must have '
-                         f'{num_stuff_channels} channels (channel 0 = things '
-                         f'+ {num_stuff_channels - 1} stuff classes), got '
-                         f'{sem_probs.shape[0]}')
     if num and (thing_labels.min() < 0
                 or thing_labels.max() >= num_things_classes):
         raise ValueError('panoptic merge: thing_labels must lie in '
                          f'[0, {num_things_classes}), got '
                          f'{thing_labels.tolist()}')
+
+
+def _stuff_max_of(sem_probs: Tensor, num_things_classes: int,
+                  num_classes: int) -> StuffMax:
+    """The per-pixel maximum and arg-max of ``sem_probs`` (N_st, H, W),
+    after checking its shape: all a merge reads of it."""
+    num_stuff_channels = num_classes - num_things_classes + 1
+    if sem_probs.dim() != 3:
+        raise ValueError('panoptic merge expects sem_probs (N_st, H, W), '
+                         f'got {tuple(sem_probs.shape)}')
+    if sem_probs.shape[0] != num_stuff_channels:
+        raise ValueError(f'panoptic merge: sem_probs must have '
+                         f'{num_stuff_channels} channels (channel 0 = things '
+                         f'+ {num_stuff_channels - 1} stuff classes), got '
+                         f'{sem_probs.shape[0]}')
+    return sem_probs.max(dim=0)
 
 
 def score_order(thing_scores: Tensor, thing_score_thr: float) -> Tensor:
@@ -186,7 +191,6 @@ def heuristic_merge(thing_masks: Tensor,
                     thing_score_thr: float = 0.2,
                     stuff_area_limit: int = 4096,
                     instance_offset: int = INSTANCE_OFFSET,
-                    stuff_max: Optional[StuffMax] = None,
                     thing_boxes: Optional[Tensor] = None) -> Tensor:
     """Merge with the Panoptic FPN heuristic, as the reference does.
 
@@ -197,6 +201,8 @@ def heuristic_merge(thing_masks: Tensor,
     channel of ``sem_probs``; channel 0 ("things") and pixels whose channels
     are all 0 are skipped, each stuff label fills only unpainted pixels and
     is dropped if that area is < ``stuff_area_limit``. The rest is void.
+    (The fusion head runs the same steps, :class:`GreedyPainter` and
+    :func:`paint_stuff`, one thing mask at a time.)
 
     Args:
         thing_masks (Tensor): Binary thing masks (n, H, W), bool.
@@ -213,10 +219,6 @@ def heuristic_merge(thing_masks: Tensor,
         stuff_area_limit (int): Smallest area of a stuff segment.
             Defaults to 4096.
         instance_offset (int): mmdet's ``INSTANCE_OFFSET``.
-        stuff_max (tuple[Tensor, Tensor], optional): ``sem_probs``'s
-            per-pixel maximum and arg-max (see
-            :func:`stuff_argmax_to_image`),
-            given instead of ``sem_probs`` (then None).
         thing_boxes (Tensor, optional): Boxes (n, 4) long ``x1, y1, x2,
             y2`` (exclusive) covering each thing mask (e.g. from
             :func:`binary_masks_to_image`); computed when None. Only the
@@ -225,10 +227,9 @@ def heuristic_merge(thing_masks: Tensor,
     Returns:
         Tensor: Panoptic map (H, W), long.
     """
-    _check_inputs(thing_masks, thing_scores, thing_labels, sem_probs,
-                  num_things_classes, num_classes, stuff_max)
-    if stuff_max is None:
-        stuff_max = sem_probs.max(dim=0)
+    stuff_max = _stuff_max_of(sem_probs, num_things_classes, num_classes)
+    _check_things(thing_masks, thing_scores, thing_labels, stuff_max,
+                  num_things_classes)
     if thing_boxes is None:
         thing_boxes = masks_to_boxes(thing_masks)
     elif thing_boxes.shape != (thing_masks.shape[0], 4):
@@ -243,18 +244,16 @@ def heuristic_merge(thing_masks: Tensor,
                        instance_offset)
 
 
-def argmax_merge(thing_masks: Tensor,
+def argmax_merge(thing_probs: Tensor,
                  thing_scores: Tensor,
                  thing_labels: Tensor,
                  sem_probs: Tensor,
                  num_things_classes: int,
                  num_classes: int,
-                 overlap_thr: float = 0.5,
                  thing_score_thr: float = 0.2,
                  stuff_area_limit: int = 4096,
                  instance_offset: int = INSTANCE_OFFSET,
-                 prob_thr: float = 0.4,
-                 stuff_max: Optional[StuffMax] = None) -> Tensor:
+                 prob_thr: float = 0.4) -> Tensor:
     """Merge by a per-pixel arg-max (the paper's faster variant).
 
     Every pixel takes the arg-max of [probabilities of the things scoring
@@ -266,36 +265,59 @@ def argmax_merge(thing_masks: Tensor,
     score.
 
     Args:
-        thing_masks (Tensor): Thing probabilities (n, H, W) float; bool
+        thing_probs (Tensor): Thing probabilities (n, H, W) float; bool
             masks count as probability 1 inside.
         thing_scores (Tensor): Scores (n,).
-        thing_labels (Tensor): Thing classes (n,).
+        thing_labels (Tensor): Thing classes (n,) in [0, num_things_classes).
         sem_probs (Tensor): Stuff probabilities (N_st, H, W), channel 0 =
             things.
         num_things_classes (int): Number of thing classes.
         num_classes (int): Number of thing + stuff classes (= void value).
-        overlap_thr (float): Unused; accepted so both merges share one
-            call signature.
         thing_score_thr (float): Smallest score of a thing. Defaults to 0.2.
         stuff_area_limit (int): Smallest area of a stuff segment.
             Defaults to 4096.
         instance_offset (int): mmdet's ``INSTANCE_OFFSET``.
         prob_thr (float): Smallest winning probability. Defaults to 0.4
             (the mask threshold INST_THRES).
-        stuff_max (tuple[Tensor, Tensor], optional): See
-            :func:`heuristic_merge`.
 
     Returns:
         Tensor: Panoptic map (H, W), long.
     """
-    _check_inputs(thing_masks, thing_scores, thing_labels, sem_probs,
-                  num_things_classes, num_classes, stuff_max)
-    if stuff_max is None:
-        stuff_max = sem_probs.max(dim=0)
+    return argmax_paint(
+        thing_probs, thing_scores, thing_labels,
+        _stuff_max_of(sem_probs, num_things_classes, num_classes),
+        num_things_classes, num_classes, thing_score_thr, stuff_area_limit,
+        instance_offset, prob_thr)
+
+
+def argmax_paint(thing_probs: Tensor,
+                 thing_scores: Tensor,
+                 thing_labels: Tensor,
+                 stuff_max: StuffMax,
+                 num_things_classes: int,
+                 num_classes: int,
+                 thing_score_thr: float = 0.2,
+                 stuff_area_limit: int = 4096,
+                 instance_offset: int = INSTANCE_OFFSET,
+                 prob_thr: float = 0.4) -> Tensor:
+    """:func:`argmax_merge` on the stuff probabilities' per-pixel maximum
+    and arg-max, all it reads of them, so that the fusion head never makes
+    the N_st-channel map.
+
+    Args:
+        stuff_max (tuple[Tensor, Tensor]): Largest stuff probability and
+            its channel (H, W) (see :func:`stuff_argmax_to_image`).
+        Others: See :func:`argmax_merge`.
+
+    Returns:
+        Tensor: Panoptic map (H, W), long.
+    """
+    _check_things(thing_probs, thing_scores, thing_labels, stuff_max,
+                  num_things_classes)
     height, width = stuff_max[0].shape
     stuff_prob, stuff = (x.flatten() for x in stuff_max)  # (P,) each
     order = score_order(thing_scores, thing_score_thr)
-    probs, labels = thing_masks[order], thing_labels[order].long()
+    probs, labels = thing_probs[order], thing_labels[order].long()
     num = probs.shape[0]
     if num:
         # the first maximum over [things; stuff channels]: things win ties

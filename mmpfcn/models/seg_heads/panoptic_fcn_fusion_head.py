@@ -5,8 +5,10 @@ from typing import List
 
 import torch
 from mmdet.evaluation import INSTANCE_OFFSET
+from mmdet.models.seg_heads.panoptic_fusion_heads import (
+    BasePanopticFusionHead,
+)
 from mmengine.config import ConfigDict
-from mmengine.model import BaseModule
 from mmengine.structures import InstanceData, PixelData
 
 from mmpfcn.evaluation.functional.rle import encode_cropped_mask
@@ -19,7 +21,7 @@ from mmpfcn.models.layers.mask_resize import (
 )
 from mmpfcn.models.layers.panoptic_merge import (
     GreedyPainter,
-    argmax_merge,
+    argmax_paint,
     paint_stuff,
     score_order,
 )
@@ -32,14 +34,17 @@ INSTANCE_MASKS = ('bitmap', 'rle', 'none')
 
 
 @MODELS.register_module()
-class PanopticFCNFusionHead(BaseModule):
+class PanopticFCNFusionHead(BasePanopticFusionHead):
     """Resize the masks of every image and merge them into a panoptic map.
 
     For each image: thing and stuff soft masks are resized to the original
-    size; thing masks are thresholded at ``mask_thr``; the stuff
-    probabilities fill an N_st-channel semantic map (zeros for stuff not
-    kept); ``merge_mode`` (``'heuristic'``, the reference, or ``'argmax'``, the
-    paper's faster variant) builds the panoptic map.
+    size; thing masks are thresholded at ``mask_thr``; ``merge_mode``
+    (``'heuristic'``, the reference, or ``'argmax'``, the paper's faster
+    variant) builds the panoptic map from the things and the per-pixel
+    maximum and arg-max of the N_st stuff channels (zeros for stuff not
+    kept). The results are those of :func:`heuristic_merge` /
+    :func:`argmax_merge` on the full N_st-channel map, computed without
+    making it (see :meth:`_predict_single`). No training loss.
 
     Args:
         num_things_classes (int): N_th. Defaults to 80.
@@ -63,10 +68,11 @@ class PanopticFCNFusionHead(BaseModule):
                  num_stuff_classes: int = 53,
                  test_cfg: dict = None,
                  init_cfg=None) -> None:
-        super().__init__(init_cfg=init_cfg)
-        self.num_things_classes = num_things_classes
-        self.num_stuff_classes = num_stuff_classes
-        self.num_classes = num_things_classes + num_stuff_classes
+        super().__init__(
+            num_things_classes=num_things_classes,
+            num_stuff_classes=num_stuff_classes,
+            loss_panoptic=None,
+            init_cfg=init_cfg)
         self.test_cfg = ConfigDict(DEFAULT_TEST_CFG)
         self.test_cfg.update(test_cfg or {})
         if self.test_cfg.merge_mode not in MERGE_MODES:
@@ -78,6 +84,10 @@ class PanopticFCNFusionHead(BaseModule):
                              f'instance_masks must be one of '
                              f'{INSTANCE_MASKS}, got '
                              f'{self.test_cfg.instance_masks!r}')
+
+    def loss(self, **kwargs) -> dict:
+        """The fusion head has no training loss."""
+        return dict()
 
     def predict(self,
                 thing_results: List[InstanceData],
@@ -126,8 +136,8 @@ class PanopticFCNFusionHead(BaseModule):
         mask at a time (:func:`stuff_argmax_to_image`) instead of filling
         an N_st-channel map. Without full-size bitmaps the memory grows
         with the output pixels by a few full-size maps, not by the number
-        of masks. The results are those of the straightforward
-        computation.
+        of masks. The results are those of the merges on the full
+        N_st-channel map (see the class docstring).
         """
         cfg = self.test_cfg
         img_shape = img_meta['img_shape'][:2]
@@ -146,13 +156,12 @@ class PanopticFCNFusionHead(BaseModule):
             thing_masks = thing_probs > cfg.mask_thr
             thing_boxes = masks_to_boxes(thing_masks)
             painted = (things.scores >= cfg.merge_thing_thr).nonzero()[:, 0]
-            pan_seg = argmax_merge(
+            pan_seg = argmax_paint(
                 thing_probs[painted],
                 things.scores[painted],
                 things.labels[painted],
-                None,
+                stuff_max,
                 prob_thr=cfg.mask_thr,
-                stuff_max=stuff_max,
                 **self._merge_args())
             del thing_probs
             if cfg.instance_masks == 'rle':
