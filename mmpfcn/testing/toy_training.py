@@ -48,9 +48,15 @@ class ToyData(Dataset):
 
 def toy_runner(work_dir: str, iters: int, hook: str = 'atomic',
                max_keep_ckpts: int = 1,
-               resume_from: Optional[str] = None) -> Runner:
-    """A runner of ``iters`` iterations saving every one with ``hook``
-    (``atomic``: mmpfcn's, ``mmengine``: mmengine's CheckpointHook)."""
+               resume_from: Optional[str] = None,
+               interval: int = 1,
+               resume: Optional[bool] = None,
+               **runner_args) -> Runner:
+    """A runner of ``iters`` iterations saving every ``interval`` with
+    ``hook`` (``atomic``: mmpfcn's, ``mmengine``: mmengine's
+    CheckpointHook), resuming from ``resume_from`` if given (``resume``:
+    mmengine's flag, by default whether ``resume_from`` is given);
+    ``runner_args`` go to :class:`Runner` as they are."""
     return Runner(
         model=ToyModel(),
         work_dir=work_dir,
@@ -62,10 +68,12 @@ def toy_runner(work_dir: str, iters: int, hook: str = 'atomic',
         optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
         train_cfg=dict(by_epoch=False, max_iters=iters),
         default_hooks=dict(checkpoint=HOOKS[hook](
-            interval=1, by_epoch=False, max_keep_ckpts=max_keep_ckpts)),
+            interval=interval, by_epoch=False,
+            max_keep_ckpts=max_keep_ckpts)),
         load_from=resume_from,
-        resume=resume_from is not None,
-        log_level='WARNING')
+        resume=resume_from is not None if resume is None else resume,
+        log_level='WARNING',
+        **runner_args)
 
 
 def block_while_writing(work_dir: str, block_at: int) -> None:

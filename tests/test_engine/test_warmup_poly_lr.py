@@ -1,15 +1,13 @@
 """WarmupPolyLR: detectron2's closed form at each step, from ``begin``,
 resumable from its state dict, with clear errors for unusable settings."""
 import math
-import uuid
 
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.runner import Runner
 
 from mmpfcn.engine import WarmupPolyLR, warmup_poly_factor
-from mmpfcn.testing.toy_training import ToyData, ToyModel
+from mmpfcn.testing.toy_training import toy_runner
 
 
 def optimizer(lr: float = 0.01) -> torch.optim.SGD:
@@ -113,26 +111,15 @@ def runner(work_dir: str, iters: int, resume: bool = False):
     """The toy training of ``iters`` iterations under a 3-iteration warm-up
     of a 10-iteration WarmupPolyLR, checkpointing every 4."""
     record = RecordLR()
-    return Runner(
-        model=ToyModel(),
-        work_dir=work_dir,
-        experiment_name=f'toy_{uuid.uuid4().hex}',
-        train_dataloader=dict(
-            dataset=ToyData(), batch_size=2, num_workers=0,
-            sampler=dict(type='DefaultSampler', shuffle=False),
-            collate_fn=dict(type='default_collate')),
-        optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
+    return toy_runner(
+        work_dir, iters, hook='mmengine', max_keep_ckpts=-1, interval=4,
+        resume=resume,
         param_scheduler=[
             dict(type='WarmupPolyLR', warmup_iters=3, begin=0, end=10,
                  by_epoch=False)
         ],
-        train_cfg=dict(by_epoch=False, max_iters=iters),
-        default_hooks=dict(checkpoint=dict(
-            type='CheckpointHook', interval=4, by_epoch=False)),
         custom_hooks=[record],
-        resume=resume,
-        default_scope='mmpfcn',
-        log_level='WARNING'), record
+        default_scope='mmpfcn'), record
 
 
 def test_runner_applies_it_and_resumes(tmp_path):
