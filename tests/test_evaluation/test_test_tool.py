@@ -39,6 +39,22 @@ def test_test_tool_keeps_freed_memory_only_with_the_flag(
     assert calls == (['mallopt'] if flag else [])
 
 
+def run_test_tool(checkpoint, root, tmp_path, *extra):
+    """``tools/test.py CONFIG CHECKPOINT`` on the synthetic split at
+    ``root`` (``extra`` before its ``--cfg-options``), in a subprocess."""
+    return subprocess.run(
+        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
+         checkpoint, '--work-dir', str(tmp_path / 'work'), *extra,
+         '--cfg-options',
+         f'test_dataloader.dataset.data_root={root}/',
+         'test_dataloader.num_workers=0',
+         'test_dataloader.persistent_workers=False',
+         f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
+         f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'],
+        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
+        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+
+
 def test_test_tool_prints_progress_and_the_pq_table(synthetic_dataset_dir,
                                                      tmp_path):
     # An untrained model: the numbers are near 0, the output is complete.
@@ -49,18 +65,8 @@ def test_test_tool_prints_progress_and_the_pq_table(synthetic_dataset_dir,
     checkpoint = str(tmp_path / 'untrained.pth')
     torch.save(dict(state_dict=model.state_dict(), meta={}), checkpoint)
 
-    root = synthetic_dataset_dir
-    proc = subprocess.run(
-        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
-         checkpoint, '--work-dir', str(tmp_path / 'work'),
-         '--log-interval', '1', '--cfg-options',
-         f'test_dataloader.dataset.data_root={root}/',
-         'test_dataloader.num_workers=0',
-         'test_dataloader.persistent_workers=False',
-         f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
-         f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'],
-        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+    proc = run_test_tool(checkpoint, synthetic_dataset_dir, tmp_path,
+                         '--log-interval', '1')
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = proc.stdout + proc.stderr
     # Progress: a line per image of the 4-image split, then the table
@@ -93,17 +99,7 @@ def test_test_tool_refuses_a_checkpoint_of_another_config(
     checkpoint = str(tmp_path / 'r34.pth')
     torch.save(dict(state_dict=state, meta={}), checkpoint)
 
-    root = synthetic_dataset_dir
-    proc = subprocess.run(
-        [sys.executable, osp.join(PROJECT_ROOT, 'tools', 'test.py'), CONFIG,
-         checkpoint, '--work-dir', str(tmp_path / 'work'), '--cfg-options',
-         f'test_dataloader.dataset.data_root={root}/',
-         'test_dataloader.num_workers=0',
-         'test_dataloader.persistent_workers=False',
-         f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
-         f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'],
-        cwd=str(tmp_path), capture_output=True, text=True, timeout=600,
-        env=dict(os.environ, PYTHONPATH=PROJECT_ROOT, OMP_NUM_THREADS='1'))
+    proc = run_test_tool(checkpoint, synthetic_dataset_dir, tmp_path)
     assert proc.returncode != 0
     out = proc.stderr
     assert 'Traceback' not in out, out[-3000:]
