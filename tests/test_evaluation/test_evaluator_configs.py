@@ -9,10 +9,10 @@ import pytest
 from mmengine.config import Config
 from mmengine.evaluator import Evaluator
 from mmengine.registry import DefaultScope
-from test_panoptic_fcn_metric import Split
 
 from mmpfcn.evaluation.functional import evaluate_panoptic
 from mmpfcn.registry import DATASETS
+from mmpfcn.testing.metric_cases import Split
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG_DIR = osp.join(PROJECT_ROOT, 'configs', '_base_', 'datasets')
