@@ -265,3 +265,19 @@ def write_split(root: str, side: str, pairs: list,
         json.dump(dict(images=images, annotations=annotations(pairs, side),
                        categories=categories), f)
     return json_path, png_dir
+
+
+def assert_same_pq(actual: dict, expected: dict, tol: float = 1e-9) -> None:
+    """Two :func:`~mmpfcn.evaluation.functional.evaluate_panoptic` results
+    equal: All/Things/Stuff counts, and PQ / SQ / RQ of the groups and of
+    every category within ``tol``."""
+    for group in ('All', 'Things', 'Stuff'):
+        assert actual[group]['n'] == expected[group]['n'], group
+        for key in ('pq', 'sq', 'rq'):
+            assert abs(actual[group][key] - expected[group][key]) <= tol, \
+                (group, key, actual[group][key], expected[group][key])
+    assert set(actual['per_class']) == set(expected['per_class'])
+    for cat_id, res in expected['per_class'].items():
+        for key in ('pq', 'sq', 'rq'):
+            assert abs(actual['per_class'][cat_id][key] - res[key]) <= tol, \
+                (cat_id, key, actual['per_class'][cat_id][key], res[key])
