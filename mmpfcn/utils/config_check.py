@@ -103,6 +103,26 @@ def _keys_holding(node: Any, arg: str, cls: str, path: str) -> List[str]:
     return found
 
 
+def _child_taking(model_cfg: dict, key: str, arg: str) -> str:
+    """``"; it is an argument of `model.head.gen` now"`` when a typed dict
+    directly under the one holding ``key`` (``model.a.b.arg``) takes
+    ``arg``, e.g. an option that moved into a sub-module's config; else
+    ''."""
+    node = model_cfg
+    parts = key.split('.')[1:-1]
+    for part in parts:
+        node = node[int(part)] if isinstance(node, (list, tuple)) \
+            else node[part]
+    for child, value in node.items():
+        if isinstance(value, dict) and isinstance(value.get('type'), str):
+            for obj in _registered(value['type'], _all_registries()):
+                if arg in (accepted_arguments(obj) or ()):
+                    where = '.'.join(key.split('.')[:-1] + [child, arg])
+                    return f'; it is an argument of {value["type"]} now: ' \
+                           f'set `{where}`'
+    return ''
+
+
 def check_model_arguments(cfg: Config) -> None:
     """Build ``cfg.model`` once on the CPU and name the key of an argument
     that its class does not take.
@@ -135,6 +155,7 @@ def check_model_arguments(cfg: Config) -> None:
         for obj in _registered(cls, _all_registries()) if cls else ():
             accepted |= accepted_arguments(obj) or set()
         hint = did_you_mean(arg, accepted) or \
+            _child_taking(model_cfg, keys[0], arg) or \
             ' (a typo, or an option of another class?)'
         raise ConfigKeyError(
             f'config key `{keys[0]}`: {cls or "the model"} takes no argument '

@@ -41,6 +41,11 @@ def test_a_valid_config_passes(cfg):
     ('model.panoptic_head.kernel_generator.nonexistent', 1,
      'config key `model.panoptic_head.kernel_generator.nonexistent`: '
      "KernelGenerator takes no argument 'nonexistent'"),
+    # an option that moved into a generator's own config says where to now
+    ('model.panoptic_head.pos_num', 7,
+     "config key `model.panoptic_head.pos_num`: PanopticFCNHead takes no "
+     "argument 'pos_num'; it is an argument of ThingGenerator now: set "
+     "`model.panoptic_head.thing_generator.pos_num`"),
 ])
 def test_typos_name_their_key(cfg, key, value, message):
     broken = Config(cfg.to_dict())
