@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 
+from mmpfcn.testing.source_scan import pattern_locations
+
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 PATH_EDIT = re.compile(r'\bsys\.path\.(insert|append|extend)\(')
 
@@ -30,10 +32,7 @@ def test_no_test_tool_or_demo_edits_sys_path():
             _python_files('demo'):
         with open(osp.join(PROJECT_ROOT, name)) as f:
             text = f.read()
-        offenders += [
-            f'{name}:{text.count(chr(10), 0, m.start()) + 1}'
-            for m in PATH_EDIT.finditer(text)
-        ]
+        offenders += pattern_locations(name, text, PATH_EDIT)
     assert not offenders, ('sys.path edited (import helpers from '
                            f'mmpfcn.testing instead): {offenders}')
 

@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+from mmpfcn.testing.source_scan import pattern_locations
+
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DATA_DIR = osp.join(PROJECT_ROOT, 'tests', 'data')
 MAX_DATA_BYTES = 2 * 1024 * 1024
@@ -48,10 +50,7 @@ def test_no_tracked_file_refers_to_a_folder_beside_the_repository():
         if b'\0' in content[:BINARY_PROBE]:
             continue
         text = content.decode('utf-8', errors='replace')
-        offenders += [
-            f'{name}:{text.count(chr(10), 0, m.start()) + 1}'
-            for m in OUTSIDE_PATH.finditer(text)
-        ]
+        offenders += pattern_locations(name, text, OUTSIDE_PATH)
     assert not offenders, ('files that point outside the repository '
                            f'(use tests/data instead): {offenders}')
 
