@@ -16,6 +16,7 @@ from mmengine.fileio import get_file_backend, get_local_path
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import print_log
 
+from mmpfcn.datasets.category_order import things_first_cat_ids
 from mmpfcn.datasets.coco_instances import (
     image_instances,
     load_instances_file,
@@ -23,8 +24,6 @@ from mmpfcn.datasets.coco_instances import (
 from mmpfcn.datasets.file_check import check_files_exist
 from mmpfcn.registry import DATASETS
 
-# labels are stored in uint8 semantic maps where 255 means void
-_MAX_NUM_CLASSES = 255
 # how many dropped file names a warning lists before summarising
 _MAX_NAMES_LOGGED = 10
 
@@ -179,89 +178,11 @@ class PanopticFCNCocoDataset(CocoPanopticDataset):
         check_files_exist(paths, self.ann_file)
 
     def _things_first_cat_ids(self, categories: list[dict]) -> list[int]:
-        """Check the metainfo against the JSON categories and order them.
-
-        Args:
-            categories (list[dict]): the JSON's ``categories`` (``id``,
-                ``name``, ``isthing``), in file order.
-
-        Returns:
-            list[int]: the category id of each label, things first. Updates
-            ``self._metainfo`` to the same order when it differs.
-        """
-        for cat in categories:
-            missing = [k for k in ('id', 'name', 'isthing') if k not in cat]
-            if missing:
-                raise ValueError(f'{self.ann_file}: category {cat} lacks '
-                                 f'field(s) {missing}')
-        names = [cat['name'] for cat in categories]
-        repeated = sorted({n for n in names if names.count(n) > 1})
-        if repeated:
-            raise ValueError(f'{self.ann_file}: category names {repeated} '
-                             'appear more than once')
-
-        meta = self._metainfo
-        classes = list(meta['classes'])
-        things = list(meta.get('thing_classes', ()))
-        stuff = list(meta.get('stuff_classes', ()))
-        if sorted(things + stuff) != sorted(classes) or len(set(classes)) != \
-                len(classes):
-            raise ValueError(
-                f'metainfo of {type(self).__name__} for {self.ann_file}: '
-                '"thing_classes" and "stuff_classes" must split "classes" '
-                f'into two disjoint lists, got {len(things)} thing, '
-                f'{len(stuff)} stuff and {len(classes)} class names')
-        if len(classes) > _MAX_NUM_CLASSES:
-            raise ValueError(
-                f'{self.ann_file}: {len(classes)} classes do not fit the '
-                f'uint8 semantic maps (at most {_MAX_NUM_CLASSES}; 255 is '
-                'void)')
-
-        by_name = {cat['name']: cat for cat in categories}
-        absent = [n for n in classes if n not in by_name]
-        if absent:
-            raise ValueError(f'metainfo classes {absent} are not categories '
-                             f'of {self.ann_file}')
-        wrong = ([n for n in things if not by_name[n]['isthing']] +
-                 [n for n in stuff if by_name[n]['isthing']])
-        if wrong:
-            raise ValueError(
-                f'metainfo and {self.ann_file} disagree on whether {wrong} '
-                'are things: "thing_classes" must be the categories with '
-                'isthing=1')
-
-        wanted = set(classes)
-        in_file = [cat for cat in categories if cat['name'] in wanted]
-        ordered = ([cat for cat in in_file if cat['isthing']] +
-                   [cat for cat in in_file if not cat['isthing']])
-        ordered_names = [cat['name'] for cat in ordered]
-        label_to_id = {i: cat['id'] for i, cat in enumerate(ordered)}
-        if in_file != ordered and self.warn_category_order:
-            print_log(
-                f'{self.ann_file} does not list its thing categories first; '
-                'labels are things first, each group in file order (label: '
-                f'category id) {label_to_id}. Tools that number categories '
-                "in file order (e.g. mmdet's CocoPanopticMetric) disagree; "
-                'map labels with dataset.cat_ids.',
-                logger='current',
-                level=logging.WARNING)
-        stuff_names = ordered_names[len(things):]
-        if (ordered_names, ordered_names[:len(things)], stuff_names) != (
-                classes, things, stuff):
-            print_log(
-                f'metainfo classes of {self.ann_file} are reordered to the '
-                f'labels: {ordered_names}',
-                logger='current',
-                level=logging.WARNING)
-            palette = meta.get('palette')
-            if palette is not None and len(palette) == len(classes):
-                meta['palette'] = [
-                    palette[classes.index(n)] for n in ordered_names
-                ]
-            meta['classes'] = tuple(ordered_names)
-            meta['thing_classes'] = tuple(ordered_names[:len(things)])
-            meta['stuff_classes'] = tuple(stuff_names)
-        return [cat['id'] for cat in ordered]
+        """The category id of each label, things first; checks and reorders
+        ``self._metainfo`` (:func:`~.category_order.things_first_cat_ids`)."""
+        return things_first_cat_ids(categories, self._metainfo,
+                                    self.ann_file, type(self).__name__,
+                                    self.warn_category_order)
 
     def parse_data_info(self, raw_data_info: dict) -> dict:
         """Parse and check the annotation of one image.
