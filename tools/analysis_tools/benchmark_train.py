@@ -2,7 +2,8 @@
 benchmark, not a test).
 
 ``python tools/analysis_tools/benchmark_train.py CONFIG [--batch-size B]
-[--iters N] [--data-root DIR | --img-size H W] [--cfg-options ...]``
+[--iters N] [--data-root DIR | --img-size H W] [--keep-freed-memory]
+[--compile] [--seed S] [--cfg-options ...]``
 
 Stages, timed in one process (CUDA synchronised at every boundary):
 
@@ -14,6 +15,15 @@ Stages, timed in one process (CUDA synchronised at every boundary):
 - ``losses``: ``PanopticFCNHead.loss_by_feat`` (kernel gathering, mask
   logits, the four losses);
 - ``backward``; ``step``: gradient clipping and the optimiser step.
+
+``--compile`` compiles ``model.train_step`` with ``torch.compile`` as
+mmengine's ``Runner(compile=True)`` does (``compile=True`` in a config);
+the compiled step cannot be cut into stages, so its table has ``data`` and
+``train_step`` (everything else). The warm-up iterations include the
+compilation. ``--keep-freed-memory`` applies
+:func:`mmpfcn.utils.keep_freed_memory` (glibc keeps freed memory for
+reuse) before anything is allocated. The loss of every iteration is
+printed, so that two runs with the same ``--seed`` can be compared.
 
 Peak memory: ``torch.cuda.max_memory_allocated`` on a GPU, the peak
 resident set of this process on the CPU (dataloader workers excluded).
@@ -40,12 +50,13 @@ import torch
 from mmengine.config import Config, DictAction
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
-from mmengine.runner import Runner
+from mmengine.runner import Runner, set_random_seed
 
 from mmpfcn.registry import MODELS
-from mmpfcn.utils import register_all_modules
+from mmpfcn.utils import keep_freed_memory, register_all_modules
 
 STAGES = ('data', 'forward', 'targets', 'losses', 'backward', 'step')
+COMPILED_STAGES = ('data', 'train_step')
 RESIZES = ('Resize', 'RandomResize', 'RandomChoiceResize')
 
 
@@ -69,6 +80,15 @@ def parse_args(argv: List[str] = None) -> argparse.Namespace:
         metavar=('H', 'W'), help='size of the synthetic images')
     parser.add_argument(
         '--device', default='cuda' if torch.cuda.is_available() else 'cpu')
+    parser.add_argument(
+        '--keep-freed-memory', action='store_true',
+        help='mmpfcn.utils.keep_freed_memory before anything is allocated')
+    parser.add_argument(
+        '--compile', action='store_true',
+        help='torch.compile model.train_step, as mmengine\'s compile=True')
+    parser.add_argument(
+        '--seed', type=int, default=0,
+        help='seed of the weights and the data order (default 0)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings')
@@ -135,8 +155,13 @@ class StageTimer:
 
 def run(args: argparse.Namespace) -> Dict[str, float]:
     """Train ``args.warmup + args.iters`` iterations; returns the mean
-    milliseconds per stage, ``peak_memory_mb`` and ``batch_size``."""
+    milliseconds per stage (:data:`STAGES`, or :data:`COMPILED_STAGES`
+    with ``--compile``), ``peak_memory_mb``, ``batch_size`` and
+    ``loss_per_iter`` (the total loss of every iteration, warm-up included)."""
+    if args.keep_freed_memory and not keep_freed_memory():
+        sys.exit('--keep-freed-memory: this C library has no mallopt')
     register_all_modules(init_default_scope=False)
+    set_random_seed(args.seed)
     cfg = Config.fromfile(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -160,6 +185,9 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
         optim_wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
         loader = Runner.build_dataloader(cfg.train_dataloader, seed=0)
     timer = StageTimer(device)
+    if args.compile:
+        return run_compiled(args, model, optim_wrapper, loader, timer,
+                            batch_size, tmp)
     head = model.panoptic_head
     head.target_generator.get_targets = timer.wrap(
         'targets', head.target_generator.get_targets)
@@ -168,6 +196,7 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
         torch.cuda.reset_peak_memory_stats(device)
 
     batches = iter(loader)
+    iteration_losses = []
     for it in range(total):
         timer.active = it >= args.warmup
         ticks = [timer.now()]
@@ -181,6 +210,7 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
         losses = model.loss(data['inputs'], data['data_samples'])
         loss, _ = model.parse_losses(losses)
         ticks.append(timer.now())
+        iteration_losses.append(loss.item())
         optim_wrapper.backward(loss)
         ticks.append(timer.now())
         optim_wrapper.step()
@@ -193,12 +223,50 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
     seconds = timer.seconds
     seconds['forward'] = seconds.pop('loss') - seconds['targets'] - \
         seconds['losses']
-    result = {stage: 1000 * seconds[stage] / args.iters for stage in STAGES}
+    return finish(args, seconds, STAGES, iteration_losses, device,
+                  batch_size, tmp)
+
+
+def run_compiled(args: argparse.Namespace, model: torch.nn.Module,
+                 optim_wrapper, loader, timer: StageTimer, batch_size: int,
+                 tmp) -> Dict[str, float]:
+    """:func:`run` with ``model.train_step`` compiled as mmengine's
+    ``Runner(compile=True)`` does: times ``data`` (the dataloader) and
+    ``train_step`` (preprocessing, forward, losses, backward, step)."""
+    train_step = torch.compile(model.train_step)
+    batches = iter(loader)
+    iteration_losses = []
+    for it in range(args.warmup + args.iters):
+        timer.active = it >= args.warmup
+        start = timer.now()
+        try:
+            data = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            data = next(batches)
+        loaded = timer.now()
+        log_vars = train_step(data, optim_wrapper)
+        done = timer.now()
+        iteration_losses.append(float(log_vars['loss']))
+        if timer.active:
+            timer.seconds['data'] += loaded - start
+            timer.seconds['train_step'] += done - loaded
+    return finish(args, timer.seconds, COMPILED_STAGES, iteration_losses,
+                  timer.device, batch_size, tmp)
+
+
+def finish(args: argparse.Namespace, seconds: Dict[str, float],
+           stages: tuple, iteration_losses: List[float],
+           device: torch.device, batch_size: int, tmp) -> Dict[str, float]:
+    """The result of :func:`run`: mean ms per stage, peak memory, batch
+    size and losses; removes the synthetic data folder ``tmp``."""
+    result = {stage: 1000 * seconds[stage] / args.iters for stage in stages}
     if device.type == 'cuda':
         peak = torch.cuda.max_memory_allocated(device) / 2**20
     else:  # ru_maxrss is in KiB on Linux
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    result.update(peak_memory_mb=peak, batch_size=batch_size)
+    result.update(peak_memory_mb=peak, batch_size=batch_size,
+                  loss_per_iter=iteration_losses)
     if tmp is not None:
         tmp.cleanup()
     return result
@@ -206,26 +274,35 @@ def run(args: argparse.Namespace) -> Dict[str, float]:
 
 def report(result: Dict[str, float], args: argparse.Namespace) -> str:
     """A markdown table of the stages with their share of the iteration."""
-    iteration = sum(result[stage] for stage in STAGES)
+    stages = COMPILED_STAGES if args.compile else STAGES
+    iteration = sum(result[stage] for stage in stages)
+    settings = [name for name, on in (('torch.compile', args.compile),
+                                      ('keep_freed_memory',
+                                       args.keep_freed_memory)) if on]
     lines = [
         f'{args.config}: {result["batch_size"]} images per iteration, mean of '
-        f'{args.iters} iterations on {args.device}',
+        f'{args.iters} iterations on {args.device}'
+        f'{", " + " + ".join(settings) if settings else ""}',
         '',
         '| stage | ms / iter | share |',
         '|---|---|---|',
     ]
-    for stage in STAGES:
+    for stage in stages:
         lines.append(f'| {stage} | {result[stage]:.1f} | '
                      f'{100 * result[stage] / iteration:.1f}% |')
     lines.append(f'| iteration | {iteration:.1f} | 100% |')
-    ours = result['targets'] + result['losses']
+    lines.append('')
+    if not args.compile:
+        ours = result['targets'] + result['losses']
+        lines.append(f'targets + losses: {ours:.1f} ms = '
+                     f'{100 * ours / iteration:.1f}% of the iteration')
     memory = 'CUDA max allocated' if args.device.startswith('cuda') else \
         'peak RSS of the process'
     lines += [
-        '',
-        f'targets + losses: {ours:.1f} ms = '
-        f'{100 * ours / iteration:.1f}% of the iteration',
         f'peak memory ({memory}): {result["peak_memory_mb"]:.0f} MB',
+        'loss per iteration (warm-up first, seed '
+        f'{args.seed}): ' +
+        ', '.join(f'{v:.8g}' for v in result['loss_per_iter']),
     ]
     return '\n'.join(lines)
 
