@@ -12,6 +12,8 @@ STAMP := $(VENV)/.mmpfcn-installed
 REQS := requirements/build.txt requirements/mminstall.txt \
         requirements/runtime.txt requirements/tests.txt setup.py
 PYTEST_ARGS ?=
+# test processes of `make test` (pytest-xdist; 0 runs the tests in one process)
+TEST_WORKERS ?= 2
 DEMO_ARGS ?=
 
 .PHONY: setup test test-slow demo lint clean-venv
@@ -39,8 +41,8 @@ $(STAMP): $(REQS)
 	@touch $(STAMP)
 
 test: setup
-	@echo "==> [test] running the test suite (slow end-to-end checks: make test-slow)"
-	$(PY) -m pytest -q $(PYTEST_ARGS)
+	@echo "==> [test] running the test suite on $(TEST_WORKERS) processes (slow end-to-end checks: make test-slow)"
+	$(PY) -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 test-slow: setup
 	@echo "==> [test-slow] demo training and overfitting checks (tens of minutes)"

@@ -6,6 +6,16 @@ import os.path as osp
 import pytest
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+# Under pytest-xdist (`make test` runs TEST_WORKERS processes) each worker
+# takes its share of the cores for torch's threads, set before torch is
+# imported (here and in the subprocesses the tests start), instead of every
+# worker running one thread per core.
+if 'PYTEST_XDIST_WORKER_COUNT' in os.environ and \
+        'OMP_NUM_THREADS' not in os.environ:
+    os.environ['OMP_NUM_THREADS'] = str(
+        max(1, (os.cpu_count() or 1) //
+            int(os.environ['PYTEST_XDIST_WORKER_COUNT'])))
 # the real data the tests read, shipped with the repository (sources and
 # licences in tests/data/README.md); MMPFCN_DATA_DIR points elsewhere, to a
 # folder with the same layout
