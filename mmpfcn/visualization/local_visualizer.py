@@ -109,6 +109,41 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
     ``get_palette`` knows, e.g. ``'random'``).
     """
 
+    def set_image(self, image: np.ndarray) -> None:
+        """Set the image to draw on, as mmengine's
+        :meth:`~mmengine.visualization.Visualizer.set_image`, without
+        drawing it on the full-size matplotlib canvas (about 120 bytes per
+        pixel) until something is drawn over it: :meth:`get_image` of an
+        image nothing was drawn on is that image (the same pixels)."""
+        image = image.astype('uint8')
+        self._image = self._undrawn = image
+        self.width, self.height = image.shape[1], image.shape[0]
+        self._default_font_size = max(
+            np.sqrt(self.height * self.width) // 90, 10)
+
+    @property
+    def ax_save(self):
+        """mmengine's axes of the picture; the image set by
+        :meth:`set_image` is put on them when they are first used."""
+        undrawn = self.__dict__.get('_undrawn')
+        if undrawn is not None:
+            self._undrawn = None
+            super().set_image(undrawn)
+        return self._ax_save
+
+    @ax_save.setter
+    def ax_save(self, axes) -> None:
+        self._ax_save = axes
+
+    def get_image(self) -> np.ndarray:
+        """The picture, RGB (H, W, 3) uint8: the image of :meth:`set_image`
+        itself (not a copy) if nothing was drawn over it, else mmengine's
+        matplotlib rendering."""
+        undrawn = self.__dict__.get('_undrawn')
+        if undrawn is not None:
+            return undrawn
+        return super().get_image()
+
     def draw_panoptic(self,
                       image: np.ndarray,
                       pan_seg: np.ndarray,
@@ -137,7 +172,7 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
         hidden = [s['id'] for s in segments
                   if s.get('score', score_thr) < score_thr]
         if hidden:
-            id_map = np.where(np.isin(id_map, hidden), 0, id_map)
+            id_map[np.isin(id_map, hidden)] = 0
             segments = [s for s in segments if s['id'] not in hidden]
         picture = draw_panoptic_overlay(
             np.ascontiguousarray(image[..., ::-1]), id_map, segments,
@@ -164,7 +199,8 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
         written to ``out_file`` or, without one, given to the visualizer's
         backends.
         """
-        image = image.clip(0, 255).astype(np.uint8)
+        if image.dtype != np.uint8:
+            image = image.clip(0, 255).astype(np.uint8)
         pictures = []
         if data_sample is not None:
             data_sample = data_sample.cpu()
@@ -182,7 +218,8 @@ class PanopticFCNVisualizer(DetLocalVisualizer):
                 pictures.append(self.draw_panoptic(
                     image, pan, predicted_instances(data_sample, pan.shape),
                     pred_score_thr))
-        drawn = np.concatenate(pictures, axis=1) if pictures else image
+        drawn = pictures[0] if len(pictures) == 1 else \
+            np.concatenate(pictures, axis=1) if pictures else image
         self.set_image(drawn)
         if show:
             self.show(drawn, win_name=name, wait_time=wait_time)

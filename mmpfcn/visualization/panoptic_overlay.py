@@ -7,6 +7,8 @@ from typing import List, Sequence, Tuple
 import cv2
 import numpy as np
 
+from .panoptic_segments import row_chunks
+
 GOLDEN_RATIO = 0.618033988749895
 
 
@@ -93,11 +95,16 @@ def draw_panoptic_overlay(image: np.ndarray,
             colors[seg['id']] = next(distinct)
         else:
             colors[seg['id']] = np.asarray(palette[seg['label']])[::-1]
-    painted = colors[id_map].astype(np.float32)
-    labelled = (id_map > 0)[..., None]
-    canvas = np.where(labelled,
-                      image * (1 - alpha) + painted * alpha,
-                      image).astype(np.uint8)
+    # blended by chunks of rows (the same arithmetic per pixel): no
+    # full-size float copies of the image
+    canvas = np.empty_like(image)
+    for rows in row_chunks(*id_map.shape):
+        ids, part = id_map[rows], image[rows]
+        painted = colors[ids].astype(np.float32)
+        labelled = (ids > 0)[..., None]
+        canvas[rows] = np.where(labelled,
+                                part * (1 - alpha) + painted * alpha,
+                                part).astype(np.uint8)
 
     # outlines: pixels whose right or lower neighbour is another segment
     edges = np.zeros(id_map.shape, dtype=np.uint8)
