@@ -10,6 +10,8 @@ import numpy as np
 from .panoptic_segments import row_chunks
 
 GOLDEN_RATIO = 0.618033988749895
+# pixels blended at once (their float temporaries take ~80 bytes each)
+BLEND_CHUNK = 1 << 18
 
 
 def thing_colors(num: int) -> np.ndarray:
@@ -98,7 +100,7 @@ def draw_panoptic_overlay(image: np.ndarray,
     # blended by chunks of rows (the same arithmetic per pixel): no
     # full-size float copies of the image
     canvas = np.empty_like(image)
-    for rows in row_chunks(*id_map.shape):
+    for rows in row_chunks(*id_map.shape, pixels=BLEND_CHUNK):
         ids, part = id_map[rows], image[rows]
         painted = colors[ids].astype(np.float32)
         labelled = (ids > 0)[..., None]

@@ -27,9 +27,11 @@ def _dense(mask) -> np.ndarray:
     return mask
 
 
-def row_chunks(height: int, width: int) -> List[slice]:
-    """Row ranges of about ``PIXEL_CHUNK`` pixels covering the map."""
-    step = max(1, PIXEL_CHUNK // max(width, 1))
+def row_chunks(height: int, width: int,
+               pixels: int = PIXEL_CHUNK) -> List[slice]:
+    """Row ranges of about ``pixels`` pixels covering a (height, width)
+    map."""
+    step = max(1, pixels // max(width, 1))
     return [slice(start, start + step) for start in range(0, height, step)]
 
 
