@@ -87,7 +87,8 @@ def stuff_argmax_to_image(
         masks: Tensor,
         labels: Tensor,
         img_shape: Sequence[int],
-        ori_shape: Optional[Sequence[int]] = None) -> Tuple[Tensor, Tensor]:
+        ori_shape: Optional[Sequence[int]] = None,
+        channel_dtype: torch.dtype = torch.long) -> Tuple[Tensor, Tensor]:
     """The per-pixel maximum of the resized stuff masks and its channel,
     one mask at a time (a running maximum instead of a (u, H, W) map).
 
@@ -100,15 +101,18 @@ def stuff_argmax_to_image(
         masks (Tensor): Stuff probabilities (u, H/4, W/4), u >= 0.
         labels (Tensor): Their channels (u,), ascending.
         img_shape, ori_shape: See :func:`masks_to_image`.
+        channel_dtype (torch.dtype): Integer type of the channel map, e.g.
+            ``torch.uint8`` (1 byte per pixel instead of 8) when the
+            channels are below 256. Defaults to ``torch.long``.
 
     Returns:
         tuple[Tensor, Tensor]: The largest probability (H, W) and its
-        channel (H, W), long.
+        channel (H, W) of ``channel_dtype``.
     """
     out_shape = tuple(ori_shape or img_shape)
     if masks.shape[0] == 0:
         max_prob = masks.new_zeros(out_shape)
-        return max_prob, max_prob.long()
+        return max_prob, max_prob.to(channel_dtype)
     max_prob = masks_to_image(masks[:1], img_shape, ori_shape)[0].contiguous()
     index = torch.zeros(
         out_shape,
@@ -120,8 +124,10 @@ def stuff_argmax_to_image(
         torch.maximum(max_prob, prob, out=max_prob)
     # channel of every pixel, 0 where every probability is 0; by pixel
     # chunks, so that no full-size temporary is made
-    lut, zero = labels.long(), labels.new_zeros((), dtype=torch.long)
-    channel = torch.empty(out_shape, dtype=torch.long, device=masks.device)
+    lut = labels.to(channel_dtype)
+    zero = labels.new_zeros((), dtype=channel_dtype)
+    channel = torch.empty(out_shape, dtype=channel_dtype,
+                          device=masks.device)
     flat_channel, flat_index = channel.view(-1), index.view(-1)
     flat_prob = max_prob.view(-1)
     for start in range(0, flat_channel.numel(), PIXEL_CHUNK):

@@ -144,7 +144,8 @@ def paint_stuff(painter: GreedyPainter, labels: Tensor, stuff_max: StuffMax,
         painter (GreedyPainter): After the things were painted.
         labels (Tensor): (m,) classes of the ranks.
         stuff_max (tuple[Tensor, Tensor]): Largest stuff probability and
-            its channel (H, W) (see :func:`stuff_argmax_to_image`).
+            its channel (H, W), any integer type (see
+            :func:`stuff_argmax_to_image`).
         num_things_classes, num_classes, stuff_area_limit,
         instance_offset: See :func:`heuristic_merge`.
 
@@ -166,17 +167,21 @@ def paint_stuff(painter: GreedyPainter, labels: Tensor, stuff_max: StuffMax,
     def candidates(part: slice) -> Tensor:
         return (owner[part] == num) & (stuff[part] > 0) & (max_prob[part] > 0)
 
+    def channels(part: slice) -> Tensor:  # long (the map may be uint8)
+        return stuff[part].long()
+
     num_stuff_channels = num_classes - num_things_classes + 1
     area = torch.zeros(num_stuff_channels, dtype=torch.long,
                        device=owner.device)
     for part in chunks:
-        area += torch.bincount(stuff[part][candidates(part)],
+        area += torch.bincount(channels(part)[candidates(part)],
                                minlength=num_stuff_channels)
     large = area >= stuff_area_limit
     pan_seg = torch.empty_like(owner, dtype=torch.long)
     for part in chunks:
-        fill = candidates(part) & large[stuff[part]]
-        torch.where(fill, num_things_classes + stuff[part] - 1,
+        channel = channels(part)
+        fill = candidates(part) & large[channel]
+        torch.where(fill, num_things_classes + channel - 1,
                     value[owner[part]], out=pan_seg[part])
     return pan_seg.view(painter.owner.shape)
 

@@ -143,9 +143,14 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
         img_shape = img_meta['img_shape'][:2]
         ori_shape = img_meta['ori_shape'][:2] if rescale else None
         out_shape = tuple(ori_shape or img_shape)
-        stuff_max = stuff_argmax_to_image(stuff.masks, stuff.labels,
-                                          img_shape, ori_shape)
-        if cfg.merge_mode == 'heuristic':
+        heuristic = cfg.merge_mode == 'heuristic'
+        # the heuristic merge reads the stuff channels as one byte per
+        # pixel; the semantic result is made long after it
+        stuff_max = stuff_argmax_to_image(
+            stuff.masks, stuff.labels, img_shape, ori_shape,
+            torch.uint8 if heuristic and self.num_stuff_classes < 255
+            else torch.long)
+        if heuristic:
             pan_seg, thing_masks, thing_boxes = self._heuristic(
                 things, stuff_max, img_shape, ori_shape)
         else:
@@ -178,10 +183,12 @@ class PanopticFCNFusionHead(BasePanopticFusionHead):
             bboxes=thing_boxes.float())
         if thing_masks is not None:
             ins_results.masks = thing_masks
+        channel = stuff_max[1]
+        del stuff_max  # the probabilities, before the long channel map
         return dict(
             pan_results=PixelData(sem_seg=pan_seg[None]),
             ins_results=ins_results,
-            sem_results=PixelData(sem_seg=stuff_max[1][None]))
+            sem_results=PixelData(sem_seg=channel.long()[None]))
 
     def _merge_args(self) -> dict:
         """The keyword arguments the merges share."""
