@@ -16,6 +16,8 @@
 - :mod:`.toy_training`: a tiny mmengine training for the checkpoint tests;
 - :mod:`.train_runs` and :mod:`.train_probe`: subprocess runs of the
   training tools and the hook that records them.
+- :mod:`.tensor_memory`: peak bytes of the tensors a function makes, op
+  by op, for the memory tests.
 
 Nothing here is imported by ``import mmpfcn``, and nothing imports pytest:
 the modules import what they need when they are imported themselves.
