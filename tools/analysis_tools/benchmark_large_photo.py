@@ -124,7 +124,7 @@ def measure(inferencer: PanopticFCNInferencer, peaks: StagePeaks,
     with peaks:
         with peaks.stage('read'):
             image = read_image(photo)
-        inferencer([image], out_dir=out_dir)
+        inferencer([image], out_dir=out_dir, no_save_pred=False)
         del image
     result = dict(peaks.peaks)
     result['all'] = max(result.values())
