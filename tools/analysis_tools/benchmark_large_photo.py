@@ -13,8 +13,9 @@ default). The table gives, per photo, the peak heap in use (glibc's
 heap before the photo was read, for each stage and in all, also divided by
 the photo's pixels, and the slope between the first and the last photo
 (bytes per added pixel). Stages: reading the photo, the network at the
-test scale (pipeline, preprocessing, backbone to heads), the fusion head
-(masks at the photo's size, panoptic merge), the picture
+test scale (``forward``: preprocessing, backbone to heads, and the
+full-size results it hands back once the fusion head is done), the fusion
+head (masks at the photo's size, panoptic merge), the picture
 (``visualize``) and the files (``pred2dict``: segments, PNG, JSON).
 Freed memory is returned to the system unless ``--keep-freed-memory``
 (the demos' setting, which changes the resident set, not the heap in
