@@ -87,7 +87,8 @@ def parse_args() -> argparse.Namespace:
         nargs='+',
         action=DictAction,
         help='override config settings, e.g. '
-        'test_evaluator.classwise=True')
+        'test_evaluator.0.classwise=True (the per-class table of the '
+        'first metric of the list)')
     parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],

@@ -1,16 +1,18 @@
-"""Evaluation: the PQ engine (``functional``) and the runner metric.
+"""Evaluation: the PQ engine (``functional``) and the runner metrics.
 
-``PanopticFCNMetric`` is imported on first access (``register_all_modules``
+The metrics are imported on first access (``register_all_modules``
 imports ``mmpfcn.evaluation.metrics``), so that the PQ engine of
 ``functional`` loads without torch, mmengine or mmdet, e.g. for
 ``tools/analysis_tools/pq_eval.py``.
 """
 
-__all__ = ['PanopticFCNMetric']
+_METRIC_NAMES = ('PanopticMaskAPMetric', 'PanopticQualityMetric',
+                 'SemanticIoUMetric')
+__all__ = list(_METRIC_NAMES)
 
 
 def __getattr__(name: str):
-    if name == 'PanopticFCNMetric':
-        from .metrics import PanopticFCNMetric
-        return PanopticFCNMetric
+    if name in _METRIC_NAMES:
+        from . import metrics
+        return getattr(metrics, name)
     raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -1,18 +1,27 @@
 """A COCO-panoptic split on disk (:class:`Split`) and fake model outputs
-for it, to test the runner metric and its parts against references."""
+for it, to test the runner metrics and their parts against references."""
 import contextlib
 import io
 import json
+import logging
 import os.path as osp
 
 import numpy as np
 import torch
+from mmengine.structures import BaseDataElement
 
-from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation import (
+    PanopticMaskAPMetric,
+    PanopticQualityMetric,
+    SemanticIoUMetric,
+)
 from mmpfcn.evaluation.functional.panoptic_io import read_panoptic_png
 
 OFFSET = 1000  # mmdet's INSTANCE_OFFSET
 PQ_KEYS = [f'{k}{s}' for s in ('', '_th', '_st') for k in ('PQ', 'SQ', 'RQ')]
+#: The metrics a panoptic config lists, in its order.
+METRIC_TYPES = (PanopticQualityMetric, PanopticMaskAPMetric,
+                SemanticIoUMetric)
 
 
 class Split:
@@ -39,11 +48,18 @@ class Split:
         ann = self.anns[image['id']]
         return read_panoptic_png(osp.join(self.seg_prefix, ann['file_name']))
 
-    def metric(self, **kwargs):
-        metric = PanopticFCNMetric(
+    def metric(self, metric_type=PanopticQualityMetric, **kwargs):
+        """One metric on this split, its ``dataset_meta`` set."""
+        metric = metric_type(
             ann_file=self.ann_file, seg_prefix=self.seg_prefix, **kwargs)
         metric.dataset_meta = self.meta
         return metric
+
+    def metrics(self, **kwargs):
+        """The three metrics of :data:`METRIC_TYPES`, each built with
+        ``kwargs`` (arguments they all take: ``classwise``, ``threads``,
+        ``cache_gt``)."""
+        return [self.metric(t, **kwargs) for t in METRIC_TYPES]
 
     def sample(self, image, id_map, segments, scores=None, sem=None):
         """A model output whose panoptic map is ``id_map`` / ``segments``.
@@ -87,10 +103,45 @@ class Split:
         ]) for img in self.images]
 
 
-def evaluate(metric, samples):
-    metric.process({}, samples)
+def evaluate(metrics, samples):
+    """Process ``samples`` with one metric or a list of them, as mmengine's
+    ``Evaluator`` does (each sample converted to one new dict that every
+    metric gets), and return their merged ``compute_metrics``."""
+    metrics = metrics if isinstance(metrics, (list, tuple)) else [metrics]
+    samples = [s.to_dict() if isinstance(s, BaseDataElement) else dict(s)
+               for s in samples]
+    for metric in metrics:
+        metric.process({}, samples)
+    results = {}
     with contextlib.redirect_stdout(io.StringIO()):
-        return metric.compute_metrics(metric.results)
+        for metric in metrics:
+            results.update(metric.compute_metrics(metric.results))
+    return results
+
+
+def perturbed_samples(split, pairs, seed):
+    """The generated predictions of ``pairs`` (see
+    :func:`~mmpfcn.testing.panoptic_cases.make_case`) with a random
+    semantic map each."""
+    rng = np.random.default_rng(seed)
+    num_sem = 1 + len(split.meta['stuff_classes'])
+    return [split.sample(img, pair.pred_map, pair.pred_segments,
+                         sem=rng.integers(0, num_sem, pair.gt_map.shape))
+            for img, pair in zip(split.images, pairs)]
+
+
+def logged(metrics, samples):
+    """:func:`evaluate` and everything ``compute_metrics`` logged."""
+    from mmengine.logging import MMLogger
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(handler)
+    try:
+        results = evaluate(metrics, samples)
+    finally:
+        logger.removeHandler(handler)
+    return results, stream.getvalue()
 
 
 def shifted_prediction(gt_map, segments, rng):

@@ -61,9 +61,14 @@ train_dataloader = dict(
     dataset=dict(data_root={root!r}{pipeline}))
 test_dataloader = dict(
     num_workers=0, persistent_workers=False, dataset=dict(data_root={root!r}))
-test_evaluator = dict(
+test_gt = dict(
     ann_file={root + 'annotations/panoptic_val.json'!r},
     seg_prefix={root + 'annotations/panoptic_val/'!r})
+test_evaluator = [
+    dict(type='PanopticQualityMetric', **test_gt),
+    dict(type='PanopticMaskAPMetric', **test_gt),
+    dict(type='SemanticIoUMetric', **test_gt),
+]
 default_hooks = dict(
     logger=dict(interval=1),
     checkpoint=dict(interval={checkpoint_interval}, max_keep_ckpts=-1),

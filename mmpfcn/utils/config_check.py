@@ -6,7 +6,8 @@ checkpoint is touched:
 
 - every ``type`` name in the config must be registered (in mmpfcn's, mmdet's
   or mmengine's registries), e.g. ``model.backbone.type='ResNett'`` fails
-  with that key;
+  with that key; a type that mmpfcn no longer has (:data:`REPLACED_TYPES`)
+  with what to write instead;
 - every key of the dicts the runner consumes must be taken by what
   consumes it (:mod:`mmpfcn.utils.config_keys`: derived from the classes'
   and functions' signatures and sources), e.g. ``optimizer.lrr`` fails
@@ -30,6 +31,17 @@ from .config_keys import (
     did_you_mean,
     find_unknown_keys,
 )
+
+#: Types that mmpfcn registered before, and what a config lists instead.
+REPLACED_TYPES = {
+    'PanopticFCNMetric':
+    'the metric is now three; list them instead, each with the same '
+    "ann_file and seg_prefix: [dict(type='PanopticQualityMetric', ...), "
+    "dict(type='PanopticMaskAPMetric', ...), dict(type='SemanticIoUMetric'"
+    ', ...)] (as configs/_base_/datasets/coco_panoptic.py does; '
+    'format_only, outfile_prefix, nproc and engine are '
+    "PanopticQualityMetric's, ap_engine is PanopticMaskAPMetric's engine)",
+}
 
 # "KernelGenerator.__init__() got an unexpected keyword argument 'foo'"
 _UNEXPECTED_ARG = re.compile(r"(?:(?P<cls>\w+)\.__init__\(\) )?got an "
@@ -80,7 +92,10 @@ def find_unknown_types(cfg: Config) -> List[str]:
         name = node['type']
         if not isinstance(name, str) or path.split('.')[-1] in MODE_TYPE_KEYS:
             continue  # a class object, or a mode name
-        if all(registry.get(name) is None for registry in registries):
+        if name in REPLACED_TYPES:
+            errors.append(f'config key `{path}.type`: {name!r}: '
+                          f'{REPLACED_TYPES[name]}')
+        elif all(registry.get(name) is None for registry in registries):
             errors.append(f'config key `{path}.type`: {name!r} is not a '
                           'registered type (misspelt, or its module is not '
                           'imported: see `custom_imports`)')

@@ -83,8 +83,9 @@ def test_custom_dataset_config_trains_and_validates(synthetic_dataset_dir,
         loader.dataset.data_root = data_root
         small_scales(loader.dataset.pipeline)
     cfg.train_dataloader.batch_size = 2
-    cfg.val_evaluator.ann_file = data_root + cfg.val_ann_file
-    cfg.val_evaluator.seg_prefix = data_root + cfg.val_prefix['seg']
+    for metric in cfg.val_evaluator:
+        metric.update(ann_file=data_root + cfg.val_ann_file,
+                      seg_prefix=data_root + cfg.val_prefix['seg'])
     runner = Runner.from_cfg(cfg)
     runner.train()
 

@@ -21,7 +21,7 @@ from mmpfcn.datasets.mapillary_panoptic import (
     MAPILLARY_V12_CATEGORIES,
     MapillaryVistasPanopticDataset,
 )
-from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation import PanopticMaskAPMetric, PanopticQualityMetric
 from mmpfcn.registry import DATASETS
 from mmpfcn.testing.street_scenes import predicted_sample, write_mapillary_tree
 from mmpfcn.utils import register_all_modules
@@ -103,23 +103,26 @@ def test_training_pipeline_crops(tree):
         assert set(stuff.unique().tolist()) <= set(range(29)) | {255}
 
 
-def _metric(dataset, **kwargs):
-    metric = PanopticFCNMetric(ann_file=dataset.ann_file,
-                               seg_prefix=dataset.data_prefix['seg'],
-                               **kwargs)
+def _metric(dataset, metric_type=PanopticQualityMetric, **kwargs):
+    metric = metric_type(ann_file=dataset.ann_file,
+                         seg_prefix=dataset.data_prefix['seg'], **kwargs)
     metric.dataset_meta = dataset.metainfo
     return metric
 
 
-def _run(metric, samples):
-    metric.process({}, samples)
+def _run(metrics, samples):
+    """The metrics of an evaluator listing ``metrics`` (one or a list)."""
+    from mmengine.evaluator import Evaluator
+    evaluator = Evaluator(metrics)
+    evaluator.process(samples)
     with contextlib.redirect_stdout(io.StringIO()):
-        return metric.evaluate(len(samples))
+        return evaluator.evaluate(len(samples))
 
 
 def test_ground_truth_against_itself(tree):
     dataset = build(tree, pipeline_key='test_pipeline')
-    results = _run(_metric(dataset), [
+    results = _run([_metric(dataset),
+                    _metric(dataset, PanopticMaskAPMetric)], [
         predicted_sample(dataset, i, with_instances=True)
         for i in range(len(dataset))
     ])

@@ -17,7 +17,7 @@ from cityscapesscripts.helpers.labels import labels as cs_labels
 from cityscapesscripts.preparation.createPanopticImgs import convert2panoptic
 from mmengine.config import Config
 
-from mmpfcn.evaluation import PanopticFCNMetric
+from mmpfcn.evaluation import PanopticQualityMetric
 from mmpfcn.evaluation.functional import evaluate_panoptic
 from mmpfcn.registry import DATASETS
 from mmpfcn.testing.panoptic_cases import annotations, make_case, write_split
@@ -105,7 +105,7 @@ def test_matches_cityscapes_official_evaluation(tmp_path):
 
 # ------------------------------------------------ the whole Cityscapes path
 # fake gtFine tree -> our converter -> CityscapesPanopticDataset -> the test
-# pipeline of the config -> PanopticFCNMetric, against the official
+# pipeline of the config -> PanopticQualityMetric, against the official
 # createPanopticImgs ground truth scored by the official evaluation.
 
 ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -142,7 +142,7 @@ def _run(metric, samples):
 
 def test_ground_truth_against_itself_is_pq_100(cs_val):
     root, dataset = cs_val
-    metric = PanopticFCNMetric(
+    metric = PanopticQualityMetric(
         ann_file=osp.join(root, 'annotations/cityscapes_panoptic_val.json'),
         seg_prefix=osp.join(root, 'annotations/cityscapes_panoptic_val'))
     metric.dataset_meta = dataset.metainfo
@@ -163,15 +163,15 @@ def test_perturbed_predictions_match_the_official_script(
     ]
     ann_file = osp.join(root, 'annotations/cityscapes_panoptic_val.json')
     seg_prefix = osp.join(root, 'annotations/cityscapes_panoptic_val')
-    metric = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix)
+    metric = PanopticQualityMetric(ann_file=ann_file, seg_prefix=seg_prefix)
     metric.dataset_meta = dataset.metainfo
     ours = _run(metric, samples)
     assert 30 < ours['coco_panoptic/PQ'] < 95
 
     # the same predictions written as files (tools/test.py format_only)
     prefix = str(tmp_path / 'cs')
-    writer = PanopticFCNMetric(ann_file=ann_file, seg_prefix=seg_prefix,
-                               format_only=True, outfile_prefix=prefix)
+    writer = PanopticQualityMetric(ann_file=ann_file, seg_prefix=seg_prefix,
+                                   format_only=True, outfile_prefix=prefix)
     writer.dataset_meta = dataset.metainfo
     assert _run(writer, samples) == {}
     # ... scored by the official script against the official GT, whose

@@ -1,5 +1,6 @@
-"""The dataset configs' evaluators: ``PanopticFCNMetric`` on the split the
-val dataloader reads, and the COCO test-dev config's format-only run."""
+"""The dataset configs' evaluators: the three panoptic metrics on the split
+the val dataloader reads, and the COCO test-dev config's format-only
+run."""
 import contextlib
 import io
 import json
@@ -22,16 +23,25 @@ def load_config(name: str) -> Config:
     return Config.fromfile(osp.join(CONFIG_DIR, name))
 
 
+METRIC_TYPES = ['PanopticQualityMetric', 'PanopticMaskAPMetric',
+                'SemanticIoUMetric']
+
+
 def relocate(cfg: Config, root: str) -> None:
     """Point the config's val split (dataloader and evaluator) at ``root``
     instead of its ``data_root``."""
     dataset = cfg.val_dataloader.dataset
     old_root = dataset.data_root
     dataset.data_root = root
-    for key in ('ann_file', 'seg_prefix'):
-        assert cfg.val_evaluator[key].startswith(old_root)
-        cfg.val_evaluator[key] = osp.join(
-            root, cfg.val_evaluator[key][len(old_root):])
+    for metric in cfg.val_evaluator:
+        for key in ('ann_file', 'seg_prefix'):
+            assert metric[key].startswith(old_root)
+            metric[key] = osp.join(root, metric[key][len(old_root):])
+
+
+def with_gt(evaluator: list, **gt) -> list:
+    """The evaluator's metrics with other ground-truth settings."""
+    return [dict(metric, **gt) for metric in evaluator]
 
 
 def run_evaluator(cfg_evaluator: dict, dataset_meta: dict,
@@ -50,16 +60,19 @@ def build_dataset(dataset_cfg: dict):
         return DATASETS.build(dataset_cfg)
 
 
-@pytest.mark.parametrize('name', ['coco_panoptic.py',
-                                  'synthetic_panoptic.py'])
+@pytest.mark.parametrize('name', [
+    'coco_panoptic.py', 'synthetic_panoptic.py', 'cityscapes_panoptic.py',
+    'mapillary_panoptic.py'
+])
 def test_evaluators_score_the_val_split(name):
     cfg = load_config(name)
     dataset = cfg.val_dataloader.dataset
     assert cfg.test_evaluator == cfg.val_evaluator
-    assert cfg.val_evaluator.type == 'PanopticFCNMetric'
-    assert cfg.val_evaluator.ann_file == dataset.data_root + dataset.ann_file
-    assert cfg.val_evaluator.seg_prefix == (dataset.data_root +
-                                            dataset.data_prefix.seg)
+    assert [metric.type for metric in cfg.val_evaluator] == METRIC_TYPES
+    for metric in cfg.val_evaluator:
+        assert metric.ann_file == dataset.data_root + dataset.ann_file
+        assert metric.seg_prefix == (dataset.data_root +
+                                     dataset.data_prefix.seg)
 
 
 def test_coco_config_builds_the_metric(coco_sample_dir):
@@ -71,16 +84,15 @@ def test_coco_config_builds_the_metric(coco_sample_dir):
     cfg.val_dataloader.dataset.ann_file = 'panoptic_examples.json'
     cfg.val_dataloader.dataset.data_prefix = dict(img='images/',
                                                   seg='panoptic/')
-    cfg.val_evaluator.ann_file = osp.join(coco_sample_dir,
-                                          'panoptic_examples.json')
-    cfg.val_evaluator.seg_prefix = osp.join(coco_sample_dir, 'panoptic')
+    ann_file = osp.join(coco_sample_dir, 'panoptic_examples.json')
+    seg_prefix = osp.join(coco_sample_dir, 'panoptic')
     dataset = build_dataset(cfg.val_dataloader.dataset)
     with open(osp.join(coco_sample_dir, 'panoptic_coco_categories.json')) as f:
-        split = Split(cfg.val_evaluator.ann_file, cfg.val_evaluator.seg_prefix,
-                      json.load(f))
+        split = Split(ann_file, seg_prefix, json.load(f))
     assert list(dataset.metainfo['classes']) == split.meta['classes']
-    metrics = run_evaluator(cfg.val_evaluator, dataset.metainfo,
-                            split.perfect_samples())
+    metrics = run_evaluator(
+        with_gt(cfg.val_evaluator, ann_file=ann_file, seg_prefix=seg_prefix),
+        dataset.metainfo, split.perfect_samples())
     for key in ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'):
         assert metrics[f'coco_panoptic/{key}'] == pytest.approx(100), key
 
@@ -106,8 +118,8 @@ def test_val_pipeline_hands_the_gt_to_the_metric(coco_sample_dir, threads):
         assert 'gt_panoptic_rle' in data_sample.metainfo
         samples.append(dict(perfect[data_sample.img_id],
                             **data_sample.metainfo))
-    evaluator = dict(cfg.val_evaluator, ann_file=ann_file,
-                     seg_prefix='/nonexistent', threads=threads)
+    evaluator = with_gt(cfg.val_evaluator, ann_file=ann_file,
+                        seg_prefix='/nonexistent', threads=threads)
     metrics = run_evaluator(evaluator, dataset.metainfo, samples)
     for key in ('PQ', 'PQ_th', 'PQ_st', 'AP', 'mIoU'):
         assert metrics[f'coco_panoptic/{key}'] == pytest.approx(100), key
@@ -117,10 +129,10 @@ def test_synthetic_config_builds_the_metric(synthetic_dataset_dir):
     cfg = load_config('synthetic_panoptic.py')
     relocate(cfg, synthetic_dataset_dir)
     dataset = build_dataset(cfg.val_dataloader.dataset)
-    with open(cfg.val_evaluator.ann_file) as f:
+    gt = cfg.val_evaluator[0]
+    with open(gt.ann_file) as f:
         categories = json.load(f)['categories']
-    split = Split(cfg.val_evaluator.ann_file, cfg.val_evaluator.seg_prefix,
-                  categories)
+    split = Split(gt.ann_file, gt.seg_prefix, categories)
     assert list(dataset.metainfo['classes']) == split.meta['classes']
     samples = split.perfect_samples()
     metrics = run_evaluator(cfg.val_evaluator, dataset.metainfo, samples)
@@ -137,7 +149,7 @@ def test_test_dev_config_writes_a_submission(synthetic_dataset_dir,
     the (here known) ground truth."""
     cfg = load_config('coco_panoptic_test_dev.py')
     assert cfg.test_evaluator == dict(
-        type='PanopticFCNMetric', format_only=True,
+        type='PanopticQualityMetric', format_only=True,
         ann_file='data/coco/annotations/'
         'panoptic_image_info_test-dev2017.json',
         outfile_prefix='./work_dirs/coco_panoptic/test')
@@ -146,8 +158,8 @@ def test_test_dev_config_writes_a_submission(synthetic_dataset_dir,
         'annotations/panoptic_image_info_test-dev2017.json'
     assert dataset_cfg.data_prefix == dict(img='test2017/')
     # Validation is untouched.
-    assert cfg.val_evaluator.type == 'PanopticFCNMetric'
-    assert not cfg.val_evaluator.get('format_only', False)
+    assert [metric.type for metric in cfg.val_evaluator] == METRIC_TYPES
+    assert not any(m.get('format_only', False) for m in cfg.val_evaluator)
     assert cfg.val_dataloader.dataset.ann_file == \
         'annotations/panoptic_val2017.json'
 

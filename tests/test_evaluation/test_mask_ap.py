@@ -1,5 +1,6 @@
 """Mask AP from the panoptic ground truth (mmpfcn.evaluation.metrics.mask_ap)
-through the runner metric against COCOeval; hotcoco and its fallback."""
+through ``PanopticMaskAPMetric`` against COCOeval; hotcoco and its
+fallback; the metric's errors."""
 import contextlib
 import io
 import sys
@@ -12,6 +13,7 @@ from pycocotools import mask as mask_utils
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 
+from mmpfcn.evaluation import PanopticMaskAPMetric
 from mmpfcn.evaluation.functional import engines as engines_module
 from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
 from mmpfcn.testing.metric_cases import (
@@ -84,7 +86,8 @@ def _noisy_instance_samples(split, seed):
 def test_mask_ap_equals_cocoeval(coco_split, case_dir, ap_engine):
     for split, seed in ((coco_split, 2), (case_dir['split'], 3)):
         samples = _noisy_instance_samples(split, seed)
-        metrics = evaluate(split.metric(ap_engine=ap_engine), samples)
+        metrics = evaluate(split.metric(PanopticMaskAPMetric,
+                                        engine=ap_engine), samples)
         expected = _cocoeval_directly(split, samples)
         assert 0 < metrics['AP'] < 100
         for key, value in zip(('AP', 'AP50', 'AP75', 'APs', 'APm', 'APl'),
@@ -133,12 +136,16 @@ def test_hotcoco_ap_is_identical_and_faster():
 def test_mask_ap_falls_back_to_pycocotools_without_hotcoco(
         coco_split, monkeypatch):
     samples = _noisy_instance_samples(coco_split, seed=9)
-    expected = evaluate(coco_split.metric(ap_engine='pycocotools'), samples)
+    def pq_and_ap(engine):
+        return [coco_split.metric(),
+                coco_split.metric(PanopticMaskAPMetric, engine=engine)]
+
+    expected = evaluate(pq_and_ap('pycocotools'), samples)
     messages = []
     monkeypatch.setattr(engines_module, 'print_log',
                         lambda msg, **kwargs: messages.append(msg))
     monkeypatch.setitem(sys.modules, 'hotcoco', None)  # import fails
-    metrics = evaluate(coco_split.metric(ap_engine='hotcoco'), samples)
+    metrics = evaluate(pq_and_ap('hotcoco'), samples)
     # one warning each for mask AP and (the metric's default engine) PQ
     assert sorted(msg.split('falling back to ')[1] for msg in messages) == [
         'panopticapi for PQ', 'pycocotools for mask AP']
@@ -147,3 +154,33 @@ def test_mask_ap_falls_back_to_pycocotools_without_hotcoco(
         assert metrics[key] == expected[key], key
     # (PQ fell back to panopticapi too: equal up to rounding.)
     assert metrics == pytest.approx(expected, abs=1e-9)
+
+
+# ------------------------------------------------------------ bad input
+
+
+def test_bad_engine_and_missing_instances_are_named(coco_split):
+    with pytest.raises(ValueError, match='PanopticMaskAPMetric: engine must '
+                       'be one of'):
+        coco_split.metric(PanopticMaskAPMetric, engine='detectron2')
+    first, second = coco_split.perfect_samples()
+    del second['pred_instances']
+    metric = coco_split.metric(PanopticMaskAPMetric)
+    with pytest.raises(ValueError, match=rf"image {second['img_id']} .*"
+                       'PanopticMaskAPMetric needs pred_instances in the '
+                       'prediction; remove the metric'):
+        metric.process({}, [first, second])
+
+
+def test_wrong_instance_labels_and_mask_sizes_are_named(coco_split):
+    sample = coco_split.perfect_samples()[0]
+    sample['pred_instances']['labels'][0] = 80
+    with pytest.raises(ValueError, match=r'image \d+ .*pred_instances.labels '
+                       r'must index the 80 thing classes, got \[\d+, 80\]'):
+        coco_split.metric(PanopticMaskAPMetric).process({}, [sample])
+    sample = coco_split.perfect_samples()[0]
+    masks = sample['pred_instances']['masks']
+    sample['pred_instances']['masks'] = masks[:, 1:]
+    with pytest.raises(ValueError, match='pred_instances.masks is 426x640 but '
+                       'the image is 427x640'):
+        coco_split.metric(PanopticMaskAPMetric).process({}, [sample])

@@ -1,9 +1,11 @@
 """Semantic mIoU (mmpfcn.evaluation.metrics.semantic_iou): from RLEs by
-hand, and through the runner metric."""
+hand, and through ``SemanticIoUMetric``; the metric's errors."""
 
 import numpy as np
 import pytest
+import torch
 
+from mmpfcn.evaluation import SemanticIoUMetric
 from mmpfcn.evaluation.functional.rle import (
     encode_id_map,
 )
@@ -81,6 +83,26 @@ def test_miou_equals_hand_computation(case_dir):
         for c in range(num_sem):
             inter[c] += np.sum((gt == c) & (sem == c))
             union[c] += np.sum((gt != -1) & ((gt == c) | (sem == c)))
-    metrics = evaluate(split.metric(), samples)
+    metrics = evaluate(split.metric(SemanticIoUMetric), samples)
     assert metrics['mIoU'] == pytest.approx(
         100 * np.mean(inter[union > 0] / union[union > 0]), abs=1e-9)
+
+
+def test_missing_and_out_of_range_semantic_maps_are_named(case_dir):
+    split = case_dir['split']
+    sample = split.perfect_samples()[0]
+    del sample['pred_sem_seg']
+    with pytest.raises(ValueError, match=r'image 0 .*SemanticIoUMetric needs '
+                       'pred_sem_seg in the prediction'):
+        split.metric(SemanticIoUMetric).process({}, [sample])
+    sample = split.perfect_samples()[0]
+    sample['pred_sem_seg']['sem_seg'] = torch.full_like(
+        sample['pred_sem_seg']['sem_seg'], 9)
+    with pytest.raises(ValueError, match=r'image 0 .*pred_sem_seg labels '
+                       r'must lie in 0..\d+, got \[9, 9\]'):
+        split.metric(SemanticIoUMetric).process({}, [sample])
+
+
+def test_no_image_gives_nan(case_dir):
+    assert np.isnan(evaluate(case_dir['split'].metric(SemanticIoUMetric),
+                             [])['mIoU'])

@@ -29,7 +29,7 @@ def test_benchmark_runs_and_methods_agree(load_tool, tmp_path, capsys, part):
         # mmdet's CocoPanopticMetric and every variant of ours
         assert _printed_gap(printed, 'max |PQ - PQ(mmdet)|') < 1e-9
         methods = [
-            'mmdet CocoPanopticMetric', 'PanopticFCNMetric (hotcoco, '
+            'mmdet CocoPanopticMetric', 'PanopticQualityMetric (hotcoco, '
             'threads=1)', 'threads=0', 'GT PNGs, 1st pass',
             'GT PNGs, 2nd pass: cached', 'engine panopticapi',
             '1 ms forward per image, not counted'

@@ -58,9 +58,10 @@ def run(tmp_path_factory, coco_sample_dir):
         data_root=coco_sample_dir + '/', ann_file='panoptic_examples.json',
         data_prefix=dict(img='images/', seg='panoptic/'))
     cfg.test_dataloader.dataset.pipeline[1].scale = (667, 400)
-    cfg.test_evaluator.update(
-        ann_file=osp.join(coco_sample_dir, 'panoptic_examples.json'),
-        seg_prefix=osp.join(coco_sample_dir, 'panoptic'))
+    for metric in cfg.test_evaluator:
+        metric.update(
+            ann_file=osp.join(coco_sample_dir, 'panoptic_examples.json'),
+            seg_prefix=osp.join(coco_sample_dir, 'panoptic'))
     config = str(root / 'config.py')
     cfg.dump(config)
     torch.manual_seed(0)
@@ -187,6 +188,8 @@ def test_eval_metric_of_a_dump_equals_the_metric_of_its_samples(
     from mmpfcn.datasets import PanopticFCNCocoDataset
     samples = gt_dump(coco_sample_dir, tmp_path / 'gt.pkl')
     cfg = Config.fromfile(run['config'])
+    # the dump has panoptic maps only: the PQ metric of the list
+    cfg.test_evaluator = cfg.test_evaluator[:1]
     evaluator = Evaluator(cfg.test_evaluator)
     evaluator.dataset_meta = PanopticFCNCocoDataset.METAINFO
     direct = evaluator.offline_evaluate(samples, chunk_size=1)

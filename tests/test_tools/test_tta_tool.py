@@ -36,8 +36,11 @@ def _data_options(root: str) -> list:
         '--cfg-options', f'test_dataloader.dataset.data_root={root}/',
         'test_dataloader.num_workers=0',
         'test_dataloader.persistent_workers=False',
-        f'test_evaluator.ann_file={root}/annotations/panoptic_val.json',
-        f'test_evaluator.seg_prefix={root}/annotations/panoptic_val/'
+        # the three metrics of the list
+        *[f'test_evaluator.{i}.ann_file={root}/annotations/panoptic_val.json'
+          for i in range(3)],
+        *[f'test_evaluator.{i}.seg_prefix={root}/annotations/panoptic_val/'
+          for i in range(3)]
     ]
 
 

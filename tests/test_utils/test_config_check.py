@@ -55,6 +55,23 @@ def test_typos_name_their_key(cfg, key, value, message):
     assert message in str(error.value)
 
 
+def test_the_former_single_metric_says_what_to_list(cfg):
+    """A config of an earlier version naming ``PanopticFCNMetric`` gets one
+    line with the three metrics to list, not "not a registered type"."""
+    old = Config(cfg.to_dict())
+    old.val_evaluator = dict(type='PanopticFCNMetric', ann_file='gt.json',
+                             ap_engine='hotcoco')
+    with pytest.raises(ConfigKeyError) as error:
+        check_config(old, build_model=False)
+    message = str(error.value)
+    assert message.startswith("config key `val_evaluator.type`: "
+                              "'PanopticFCNMetric': the metric is now three")
+    for name in ('PanopticQualityMetric', 'PanopticMaskAPMetric',
+                 'SemanticIoUMetric'):
+        assert f"dict(type='{name}'" in message
+    assert 'not a registered type' not in message and '\n' not in message
+
+
 # the typos of issue 23: silently ignored, or a raw TypeError at runner start
 @pytest.mark.parametrize('key, value, message', [
     ('optim_wrapper.paramwise_cfg.norm_decay_mlt', 0.0,

@@ -23,7 +23,7 @@ from mmengine.structures import InstanceData, PixelData
 from mmengine.utils import ProgressBar, mkdir_or_exist
 
 from mmpfcn.evaluation.functional import evaluate_panoptic
-from mmpfcn.evaluation.metrics import PanopticFCNMetric, load_predictions
+from mmpfcn.evaluation.metrics import PanopticQualityMetric, load_predictions
 from mmpfcn.registry import DATASETS, METRICS, VISUALIZERS
 from mmpfcn.utils import register_all_modules
 
@@ -50,29 +50,29 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     return args
 
 
-def _panoptic_metric(cfg: Config, dataset_meta: dict) -> PanopticFCNMetric:
-    """The config's ``PanopticFCNMetric`` (the first of a list), encoding
-    in the calling thread."""
+def _panoptic_metric(cfg: Config,
+                     dataset_meta: dict) -> PanopticQualityMetric:
+    """The config's ``PanopticQualityMetric`` (the first of a list),
+    encoding in the calling thread."""
     evaluators = cfg.test_evaluator
     if not isinstance(evaluators, (list, tuple)):
         evaluators = [evaluators]
     for metric_cfg in evaluators:
-        metric = METRICS.build(dict(metric_cfg, threads=0)) \
-            if 'PanopticFCNMetric' in str(metric_cfg.get('type')) else None
-        if metric is not None:
+        if 'PanopticQualityMetric' in str(metric_cfg.get('type')):
+            metric = METRICS.build(dict(metric_cfg, threads=0))
             metric.dataset_meta = dataset_meta
             return metric
-    raise ValueError('test_evaluator: no PanopticFCNMetric to score the '
+    raise ValueError('test_evaluator: no PanopticQualityMetric to score the '
                      'images with')
 
 
-def per_image_pq(metric: PanopticFCNMetric,
+def per_image_pq(metric: PanopticQualityMetric,
                  samples: List[dict]) -> List[float]:
     """PQ (in percent) of every sample scored alone.
 
     Args:
-        metric (PanopticFCNMetric): Gives the ground truth, the classes and
-            the PQ engine.
+        metric (PanopticQualityMetric): Gives the ground truth, the classes
+            and the PQ engine.
         samples (list[dict]): Decoded predictions (see
             :func:`~mmpfcn.evaluation.metrics.load_predictions`).
 
@@ -82,11 +82,9 @@ def per_image_pq(metric: PanopticFCNMetric,
     scores = []
     progress = ProgressBar(len(samples))
     for sample in samples:
-        # the panoptic part only: no instance or semantic encoding
-        metric.process({}, [dict(
-            (k, v) for k, v in sample.items()
-            if k not in ('pred_instances', 'pred_sem_seg'))])
+        metric.process({}, [dict(sample)])  # the encoding not kept in it
         record = metric.results.pop()
+        metric.finish_jobs([record])
 
         def annotation(key: str) -> dict:
             return dict(image_id=record['image_id'],

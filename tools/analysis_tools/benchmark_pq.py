@@ -367,7 +367,7 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
     from mmdet.evaluation import CocoPanopticMetric
     from mmengine.logging import MMLogger
 
-    from mmpfcn.evaluation import PanopticFCNMetric
+    from mmpfcn.evaluation import PanopticQualityMetric
 
     # Keep the metrics' result tables out of the benchmark's output.
     MMLogger.get_instance('benchmark_pq', log_level='WARNING')
@@ -398,27 +398,27 @@ def bench_runner_metric(args: argparse.Namespace) -> Rows:
                 return metric
             return make
 
-        ours = PanopticFCNMetric
+        ours = PanopticQualityMetric
         forward = (f'{args.forward_ms:g} ms forward per image, not '
                    'counted')
         methods = [
             ('mmdet CocoPanopticMetric', build(CocoPanopticMetric), samples),
-            (f'PanopticFCNMetric (hotcoco, threads={nproc})',
+            (f'PanopticQualityMetric (hotcoco, threads={nproc})',
              build(ours, threads=nproc), samples),
-            ('PanopticFCNMetric (hotcoco, threads=0)',
+            ('PanopticQualityMetric (hotcoco, threads=0)',
              build(ours, threads=0), samples),
-            ('PanopticFCNMetric (hotcoco, GT PNGs, 1st pass)',
+            ('PanopticQualityMetric (hotcoco, GT PNGs, 1st pass)',
              build(ours, threads=nproc), png_samples),
-            ('PanopticFCNMetric (hotcoco, GT PNGs, 2nd pass: cached)',
+            ('PanopticQualityMetric (hotcoco, GT PNGs, 2nd pass: cached)',
              build(ours, warm=True, threads=nproc), png_samples),
-            ('PanopticFCNMetric (engine panopticapi)',
+            ('PanopticQualityMetric (engine panopticapi)',
              build(ours, engine='panopticapi', threads=nproc), samples),
         ]
         if args.forward_ms:
             methods += [
                 (f'mmdet CocoPanopticMetric ({forward})',
                  build(CocoPanopticMetric), samples, args.forward_ms),
-                (f'PanopticFCNMetric (hotcoco, {forward})',
+                (f'PanopticQualityMetric (hotcoco, {forward})',
                  build(ours, threads=nproc), samples, args.forward_ms),
             ]
         rows, pqs = [], []

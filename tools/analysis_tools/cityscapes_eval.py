@@ -2,8 +2,10 @@
 
 ``python tools/analysis_tools/cityscapes_eval.py PRED_JSON PRED_DIR
 [--gt-json GT_JSON] [--gt-dir GT_DIR]`` scores COCO-panoptic predictions
-(e.g. those ``tools/test.py`` writes with ``--cfg-options
-test_evaluator.format_only=True test_evaluator.outfile_prefix=work_dirs/cs``:
+(e.g. those ``tools/test.py`` writes for the config's
+``PanopticQualityMetric`` with ``--cfg-options
+test_evaluator.0.format_only=True
+test_evaluator.0.outfile_prefix=work_dirs/cs``:
 ``work_dirs/cs.panoptic.json`` and ``work_dirs/cs.panoptic/``) twice: with
 cityscapesscripts' ``evalPanopticSemanticLabeling.evaluatePanoptic`` (the
 official Cityscapes benchmark code) and with mmpfcn's PQ engine, on the same

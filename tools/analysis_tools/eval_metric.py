@@ -26,7 +26,8 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('results', help='dump of tools/test.py --out')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_evaluator.classwise=True')
+        help='override config settings, e.g. '
+        'test_evaluator.0.classwise=True')
     return parser.parse_args(argv)
 
 

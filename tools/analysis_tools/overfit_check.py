@@ -4,7 +4,7 @@
 trains a small Panoptic FCN (ResNet-18 FPN from random init, no DCN) on the
 two COCO val2017 images of ``tests/data/coco_panoptic_sample/`` (another
 folder of that layout with ``--data-root``) with an mmengine Runner,
-evaluates PQ on the same two images with ``PanopticFCNMetric``,
+evaluates PQ on the same two images with ``PanopticQualityMetric``,
 prints PQ / PQ_th / PQ_st (and the PQ of every category of the ground
 truth), writes them to ``{work_dir}/overfit_check.json`` and exits non-zero
 if PQ < ``--min-pq``.
@@ -155,7 +155,7 @@ def build_config(data_root: str,
         dataset=dict(**dataset, test_mode=True, pipeline=test_pipeline))
     cfg.test_dataloader = cfg.val_dataloader
     cfg.val_evaluator = dict(
-        type='PanopticFCNMetric',
+        type='PanopticQualityMetric',
         ann_file=osp.join(data_root, ANN_FILE),
         seg_prefix=osp.join(data_root, 'panoptic'),
         classwise=True)

@@ -97,8 +97,9 @@ def demo_config(args: argparse.Namespace) -> Config:
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         cfg[loader].dataset.data_root = root
     for evaluator in ('val_evaluator', 'test_evaluator'):
-        cfg[evaluator].ann_file = root + 'annotations/panoptic_val.json'
-        cfg[evaluator].seg_prefix = root + 'annotations/panoptic_val/'
+        for metric in cfg[evaluator]:
+            metric.update(ann_file=root + 'annotations/panoptic_val.json',
+                          seg_prefix=root + 'annotations/panoptic_val/')
     if args.max_iters is not None:
         cfg.train_cfg.max_iters = args.max_iters
         for scheduler in cfg.param_scheduler:
@@ -170,7 +171,7 @@ def write_results(args: argparse.Namespace,
                   train_seconds: float,
                   curves: Optional[str] = None) -> str:
     """Write results.md / results.json into the work dir; returns the text."""
-    prefix = cfg.test_evaluator.get('prefix') or 'coco_panoptic'
+    prefix = cfg.test_evaluator[0].get('prefix') or 'coco_panoptic'
     extra = {
         key.split('/')[-1]: value
         for key, value in metrics.items()

@@ -117,12 +117,17 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# PQ / SQ / RQ, mask AP and mIoU with our engine; the same PQ as the
-# official cityscapesscripts evaluation (tools/analysis_tools/
-# cityscapes_eval.py runs both on written predictions).
-val_evaluator = dict(
-    type='PanopticFCNMetric',
+# PQ / SQ / RQ (all, things, stuff), mask AP and the stuff branch's mIoU:
+# three metrics on the val split's ground truth, which share the encoding
+# of each image (the first one listed encodes it); classwise=True adds the
+# per-class tables
+val_gt = dict(
     ann_file=data_root + 'annotations/cityscapes_panoptic_val.json',
     seg_prefix=data_root + 'annotations/cityscapes_panoptic_val/',
     backend_args=backend_args)
+val_evaluator = [
+    dict(type='PanopticQualityMetric', **val_gt),
+    dict(type='PanopticMaskAPMetric', **val_gt),
+    dict(type='SemanticIoUMetric', **val_gt),
+]
 test_evaluator = val_evaluator

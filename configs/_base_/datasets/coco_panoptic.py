@@ -127,11 +127,17 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-# PQ / SQ / RQ (all, things, stuff), mask AP and mIoU in one pass;
-# classwise=True adds the per-class tables.
-val_evaluator = dict(
-    type='PanopticFCNMetric',
+# PQ / SQ / RQ (all, things, stuff), mask AP and the stuff branch's mIoU:
+# three metrics on the val split's ground truth, which share the encoding
+# of each image (the first one listed encodes it); classwise=True adds the
+# per-class tables
+val_gt = dict(
     ann_file=data_root + 'annotations/panoptic_val2017.json',
     seg_prefix=data_root + 'annotations/panoptic_val2017/',
     backend_args=backend_args)
+val_evaluator = [
+    dict(type='PanopticQualityMetric', **val_gt),
+    dict(type='PanopticMaskAPMetric', **val_gt),
+    dict(type='SemanticIoUMetric', **val_gt),
+]
 test_evaluator = val_evaluator

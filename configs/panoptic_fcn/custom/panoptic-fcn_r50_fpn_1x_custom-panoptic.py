@@ -139,11 +139,19 @@ val_dataloader = dict(
         backend_args=backend_args))
 test_dataloader = val_dataloader
 
-val_evaluator = dict(
-    type='PanopticFCNMetric',
+# PQ / SQ / RQ (all, things, stuff), mask AP and the stuff branch's mIoU:
+# three metrics on the val split's ground truth, which share the encoding
+# of each image (the first one listed encodes it); classwise=True adds the
+# per-class tables
+val_gt = dict(
     ann_file=data_root + val_ann_file,
     seg_prefix=data_root + val_prefix['seg'],
     backend_args=backend_args)
+val_evaluator = [
+    dict(type='PanopticQualityMetric', **val_gt),
+    dict(type='PanopticMaskAPMetric', **val_gt),
+    dict(type='SemanticIoUMetric', **val_gt),
+]
 test_evaluator = val_evaluator
 
 # the schedule assumes 16 images per iteration (8 GPUs x 2); with another

@@ -36,10 +36,11 @@ class LoadPanopticFCNAnnotations(LoadPanopticAnnotations):
     - ``gt_panoptic_rle`` (with ``with_eval_rle``): the PNG at its own
       size as ``{'ids': (K,), 'rles': K pycocotools RLEs, 'areas': (K,)}``
       (:func:`~mmpfcn.evaluation.functional.rle.encode_id_map`), for
-      :class:`~mmpfcn.evaluation.PanopticFCNMetric`. Listed in
-      ``PackDetInputs``' ``meta_keys`` it reaches the metric, which then
-      decodes no PNG itself: the test pipeline's workers do it once for
-      both, in parallel with the model.
+      the panoptic metrics (:class:`~mmpfcn.evaluation.PanopticQualityMetric`
+      and the others of :mod:`mmpfcn.evaluation.metrics`). Listed in
+      ``PackDetInputs``' ``meta_keys`` it reaches them, which then decode
+      no PNG themselves: the test pipeline's workers do it once for both,
+      in parallel with the model.
 
     Raises (message names the PNG and the image):
 

@@ -29,11 +29,13 @@ from mmpfcn.registry import METRICS
 
 from ..functional.rle import distinct_values, masks_to_dense, masks_to_rle
 from .ground_truth import GT_RLE_KEY
+from .shared_encoding import ENCODING_KEY
 
 PRED_KEYS = ('pred_panoptic_seg', 'pred_instances', 'pred_sem_seg')
-# what a dump leaves out: the ground truth the test pipeline carries
+# what a dump leaves out: the ground truth the test pipeline carries and
+# the metrics' encoding of the sample
 DROPPED_KEYS = (GT_RLE_KEY, 'gt_instances', 'ignored_instances',
-                'gt_sem_seg', 'gt_panoptic_seg')
+                'gt_sem_seg', 'gt_panoptic_seg', ENCODING_KEY)
 
 
 def _numpy(data) -> np.ndarray:

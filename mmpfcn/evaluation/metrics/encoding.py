@@ -1,19 +1,20 @@
-"""The per-image encoding of the runner metrics: checked predictions and
-GT as compact, picklable records.
+"""The per-image encoding of the panoptic metrics: checked predictions and
+GT as compact, picklable parts.
 
 :class:`PanopticEncoder` checks a data sample's predictions against the
 image's entry in the annotation file and turns them, with the image's GT,
-into RLE segments, RLE instance masks and three pixel counts per semantic
-class. With ``threads`` it does the encoding in background threads (numpy,
-OpenCV and the PNG decoding release the GIL), which overlap the model's
-forward on the next batch; the record then holds the job under ``'job'``
-until :meth:`PanopticEncoder.finish` puts its outputs in.
+into the parts the metrics keep (:data:`PARTS`): RLE segments of the GT
+and of the predicted panoptic map, RLE instance masks and three pixel
+counts per semantic class. With ``threads`` it computes them in background
+threads (numpy, OpenCV and the PNG decoding release the GIL), which overlap
+the model's forward on the next batch; each part is then a
+``concurrent.futures.Future`` until the metric asks for its result.
 """
 import contextlib
 import gc
-from collections import deque
+from collections import OrderedDict
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Callable, Deque, Iterator, Optional
+from typing import Any, Callable, Dict, Hashable, Iterator, List, Optional
 
 import numpy as np
 import torch
@@ -27,6 +28,17 @@ from .semantic_iou import semantic_area_stats_rle
 
 #: Images per encoding thread that may wait for it before process() blocks.
 BACKLOG_PER_THREAD = 4
+
+#: The parts of an image's encoding, and what each holds (see
+#: :meth:`PanopticEncoder.job`).
+PARTS = {
+    'gt': 'the GT as RLE: file_name, segments, ids, rles',
+    'pred_segments': 'the RLE segments of pred_panoptic_seg',
+    'instances': 'category_id, score and RLE segmentation of '
+                 'pred_instances',
+    'sem_stats': 'intersection, GT and predicted pixels per semantic class '
+                 'of pred_sem_seg',
+}
 
 
 def to_numpy(data: np.ndarray | torch.Tensor) -> np.ndarray:
@@ -62,6 +74,13 @@ def label_map(data: np.ndarray | torch.Tensor, name: str,
     return data[0]
 
 
+def done(value: Any) -> Future:
+    """A future that already holds ``value``."""
+    future: Future = Future()
+    future.set_result(value)
+    return future
+
+
 class PanopticEncoder:
     """Checks and encodes the predictions and GT of processed images.
 
@@ -69,27 +88,126 @@ class PanopticEncoder:
         gt (PanopticGroundTruth): The split's ground truth.
         class_maps (Callable[[], ClassMaps]): Gives the label -> category
             lookups (built lazily by the metric from its dataset meta).
-        threads (int): Background encoding threads; at most
+        threads (int): Background encoding threads; the parts of at most
             ``BACKLOG_PER_THREAD * threads`` images wait for them
             (:meth:`submit` blocks beyond, and raises the error of a failed
             job, which names the image). 0 encodes inside :meth:`submit`.
+        owner (str): The metric, as named in errors.
     """
 
     def __init__(self, gt: PanopticGroundTruth,
-                 class_maps: Callable[[], ClassMaps], threads: int) -> None:
+                 class_maps: Callable[[], ClassMaps], threads: int,
+                 owner: str) -> None:
         if threads < 0:
-            raise ValueError('PanopticFCNMetric: threads must be >= 0, '
-                             f'got {threads}')
+            raise ValueError(f'{owner}: threads must be >= 0, got {threads}')
         self.gt = gt
         self._class_maps = class_maps
         self.threads = threads
         self._pool: Optional[ThreadPoolExecutor] = None
-        self._jobs: Deque[Future] = deque()  # submitted, maybe running
+        # per image (its encoding), the jobs submitted, maybe running
+        self._jobs: Dict[Hashable, List[Future]] = OrderedDict()
+        #: Evaluation passes ended (:meth:`shutdown` calls).
+        self.passes = 0
 
     @property
     def class_maps(self) -> ClassMaps:
         """The metric's label -> category lookups."""
         return self._class_maps()
+
+    def encodes_like(self, other: 'PanopticEncoder') -> bool:
+        """Whether ``other`` gives the same parts for any sample: the same
+        annotation file, GT folder and label spaces."""
+        if other is self:
+            return True
+        if (self.gt.ann_file, self.gt.seg_prefix) != (other.gt.ann_file,
+                                                      other.gt.seg_prefix):
+            return False
+        mine, theirs = self.class_maps, other.class_maps
+        return (mine.classes == theirs.classes
+                and mine.stuff_classes == theirs.stuff_classes
+                and np.array_equal(mine.thing2cat, theirs.thing2cat))
+
+    # ------------------------------------------------------------ jobs
+
+    def submit(self, work: Callable[[], Any], image: Hashable) -> Future:
+        """Run ``work`` in the background (or here, without threads).
+
+        Args:
+            work (Callable[[], Any]): Computes a part.
+            image (Hashable): The image's encoding, whose parts count as
+                one image in the backlog.
+
+        Returns:
+            Future: Its result; without threads already done, or the error
+            raised here.
+        """
+        if not self.threads:
+            return done(work())
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.threads, thread_name_prefix='panoptic_metric')
+        self.class_maps  # built here, not concurrently by the threads
+        job = self._pool.submit(work)
+        # bounded backlog: each waiting job holds the image's maps
+        for done_image in [key for key, jobs in self._jobs.items()
+                           if all(j.done() for j in jobs)]:
+            del self._jobs[done_image]
+        self._jobs.setdefault(image, []).append(job)
+        while len(self._jobs) > BACKLOG_PER_THREAD * self.threads:
+            for oldest in self._jobs.popitem(last=False)[1]:
+                oldest.result()  # waits; raises its error
+        return job
+
+    def job(self, part: str, sample: dict, info: dict, name: str,
+            gt: Optional[Future] = None) -> Callable[[], Any]:
+        """Check the input of one part of a sample's encoding, here in the
+        calling thread, and return the work computing it.
+
+        Args:
+            part (str): One of :data:`PARTS`.
+            sample (dict): The data sample.
+            info (dict): The image's entry in the annotation file.
+            name (str): The image, as named in errors.
+            gt (Future, optional): The image's ``'gt'`` part, which
+                ``'sem_stats'`` needs (submitted before it, so that a
+                thread waiting for it cannot block the pool).
+
+        Returns:
+            Callable[[], Any]: Computes the part from copies of its input
+            (not the sample's tensors, which the caller may reuse).
+        """
+        if part == 'gt':
+            # only what the encoding needs, not the sample's other tensors
+            gt_sample = {key: sample[key] for key in
+                         ('img_id', 'seg_map_path', GT_RLE_KEY)
+                         if key in sample}
+            return lambda: self.gt.rle(gt_sample, info, name)
+        if part == 'pred_segments':
+            pan = self.panoptic_map(sample, info, name)
+            ignore_index = sample['pred_panoptic_seg'].get('ignore_index')
+            return lambda: self.panoptic_segments(pan, ignore_index,
+                                                  name)[0]
+        if part == 'instances':
+            instances = self._check_instances(sample['pred_instances'], info,
+                                              name)
+            return lambda: self._encode_instances(instances)
+        if part == 'sem_stats':
+            pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
+            return lambda: self._semantic_stats(pred_sem, gt.result())
+        raise KeyError(f'unknown encoding part {part!r}; one of '
+                       f'{list(PARTS)}')
+
+    def shutdown(self, cancel: bool = False) -> None:
+        """Stop the threads (none idle between passes, when the training
+        dataloader forks its workers), after their jobs, or cancelling
+        those not started."""
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=cancel)
+            self._pool = None
+        self._jobs.clear()
+        self.passes += 1
+
+    # ----------------------------------------------------------- parts
 
     def panoptic_map(self, sample: dict, info: dict,
                      name: str) -> np.ndarray:
@@ -117,89 +235,14 @@ class PanopticEncoder:
         return encode_panoptic_prediction(
             pan, self.class_maps.label2cat, void, INSTANCE_OFFSET, name)
 
-    def submit(self, sample: dict) -> dict:
-        """The compact record of one image: ``image_id``, ``height``,
-        ``width``, and (see :meth:`_encode`) the encoded parts, or the
-        background job making them under ``'job'``.
-
-        The prediction is checked here, in the calling thread.
-        """
-        info, name = self.gt.image_info(sample)
-        pan = self.panoptic_map(sample, info, name)
-        instances = pred_sem = None
-        if 'pred_instances' in sample:
-            instances = self._check_instances(sample['pred_instances'], info,
-                                              name)
-        if 'pred_sem_seg' in sample:
-            pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
-        # only what the encoding needs, not the sample's other tensors
-        gt_sample = {key: sample[key] for key in
-                     ('img_id', 'seg_map_path', GT_RLE_KEY) if key in sample}
-        args = (pan, sample['pred_panoptic_seg'].get('ignore_index'),
-                instances, pred_sem, gt_sample, info, name)
-        record = dict(image_id=sample['img_id'], height=info['height'],
-                      width=info['width'])
-        if not self.threads:
-            record.update(self._encode(*args))
-            return record
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.threads, thread_name_prefix='panoptic_metric')
-        self.class_maps  # built here, not concurrently by the threads
-        job = self._pool.submit(self._encode, *args)
-        record['job'] = job
-        # bounded backlog: each waiting job holds the image's maps
-        self._jobs.append(job)
-        while len(self._jobs) > BACKLOG_PER_THREAD * self.threads:
-            self._jobs.popleft().result()  # waits; raises its error
-        return record
-
-    def _encode(self, pan: np.ndarray, ignore_index: Optional[int],
-                instances: Optional[dict], pred_sem: Optional[np.ndarray],
-                sample: dict, info: dict, name: str) -> dict:
-        """The parts of an image's record made from its checked prediction
-        and its GT: ``pred_segments``, ``instances``, ``file_name``,
-        ``gt_segments`` and ``sem_stats`` (None without a semantic
-        prediction)."""
-        pred_segments, _, _ = self.panoptic_segments(pan, ignore_index, name)
-        if instances is not None:
-            instances = dict(instances,
-                             segmentation=encode_masks(instances['masks']))
-            del instances['masks']
-        gt = self.gt.rle(sample, info, name,
-                         self.class_maps if pred_sem is not None else None)
-        sem_stats = None
-        if pred_sem is not None:
-            labels, rles = gt['sem']
-            sem_stats = semantic_area_stats_rle(
-                pred_sem, labels, rles, self.class_maps.num_sem_classes,
-                SEM_IGNORE)
-        return dict(pred_segments=pred_segments, instances=instances,
-                    file_name=gt['file_name'], gt_segments=gt['segments'],
-                    sem_stats=sem_stats)
-
-    def finish(self, results: list) -> None:
-        """Wait for the background jobs of ``results`` and put their
-        outputs into the records, in order (the first failed job raises
-        its error, which names the image)."""
-        for record in results:
-            job: Optional[Future] = record.pop('job', None)
-            if job is not None:
-                record.update(job.result())
-        self._jobs = deque(job for job in self._jobs if not job.done())
-
-    def shutdown(self) -> None:
-        """Stop the threads (none idle between passes, when the training
-        dataloader forks its workers) and forget the pending jobs."""
-        if self._pool is not None:
-            self._pool.shutdown(cancel_futures=True)
-            self._pool = None
-        self._jobs.clear()
-
     def _check_instances(self, instances: dict, info: dict,
                          name: str) -> dict:
         """Category ids, scores and the (n, H, W) masks (numpy, to be
         RLE-encoded) of ``pred_instances``."""
+        if 'masks' not in instances:
+            raise ValueError(
+                f'{name}: pred_instances has no masks (a model with '
+                "test_cfg.instance_masks='none'?)")
         masks = instances['masks']
         if masks.ndim != 3:
             raise ValueError(f'{name}: pred_instances.masks must be '
@@ -217,6 +260,14 @@ class PanopticEncoder:
             score=to_numpy(instances['scores']).astype(np.float64),
             masks=to_numpy(masks))
 
+    @staticmethod
+    def _encode_instances(instances: dict) -> dict:
+        """The ``'instances'`` part: the masks as RLE ``segmentation``."""
+        instances = dict(instances,
+                         segmentation=encode_masks(instances['masks']))
+        del instances['masks']
+        return instances
+
     def _semantic_map(self, sem_seg: dict, info: dict,
                       name: str) -> np.ndarray:
         """The checked (H, W) label map of ``pred_sem_seg``, as a copy
@@ -230,3 +281,14 @@ class PanopticEncoder:
                              f'0..{num_sem - 1}, got [{pred.min()}, '
                              f'{pred.max()}]')
         return pred.astype(np.int16 if num_sem < 2**15 else np.int64)
+
+    def _semantic_stats(self, pred_sem: np.ndarray, gt: dict) -> np.ndarray:
+        """The ``'sem_stats'`` part: (3, 1 + N_st) pixel counts of the
+        semantic prediction against the GT, things merged into 0 and the
+        ids that no GT segment lists (void) left out."""
+        categories = {seg['id']: seg['category_id'] for seg in gt['segments']}
+        labels = self.class_maps.sem_lut(
+            np.array([categories.get(int(i), -1) for i in gt['ids']]))
+        return semantic_area_stats_rle(
+            pred_sem, labels, gt['rles'], self.class_maps.num_sem_classes,
+            SEM_IGNORE)

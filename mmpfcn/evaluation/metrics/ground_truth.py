@@ -20,7 +20,6 @@ from mmengine.fileio import get, load
 from ..functional.panoptic_checks import PanopticFormatError
 from ..functional.panoptic_io import bgr2id
 from ..functional.rle import encode_id_map
-from .class_maps import ClassMaps
 from .segments import gt_segments
 
 #: Metainfo key of a data sample's GT PNG as RLE, as
@@ -85,10 +84,6 @@ class PanopticGroundTruth:
                       for ann in coco.get('annotations', [])}
         self._cache: Dict[int, dict] = {}
 
-    def clear_cache(self) -> None:
-        """Forget the RLEs (e.g. when the class-to-label map changes)."""
-        self._cache.clear()
-
     def image_info(self, sample: dict) -> Tuple[dict, str]:
         """The annotation-file entry of a sample and its name for errors."""
         name = (f"image {sample['img_id']} "
@@ -99,8 +94,7 @@ class PanopticGroundTruth:
                            f'{self.ann_file}')
         return info, name
 
-    def rle(self, sample: dict, info: dict, name: str,
-            class_maps: Optional[ClassMaps] = None) -> dict:
+    def rle(self, sample: dict, info: dict, name: str) -> dict:
         """The GT of a sample's image as RLE.
 
         Args:
@@ -108,18 +102,15 @@ class PanopticGroundTruth:
                 :data:`GT_RLE_KEY` or ``seg_map_path``).
             info (dict): Its entry in the annotation file.
             name (str): The image, as named in errors.
-            class_maps (ClassMaps, optional): Given, the semantic label of
-                every mask is added.
 
         Returns:
             dict: ``file_name``; ``segments`` (``id``, ``category_id``,
-            ``iscrowd``, ``area``, ``segmentation``); ``sem``: None or
-            (labels (K,), K RLEs tiling the image): the semantic map, things
-            merged into 0 and void ``SEM_IGNORE``.
+            ``iscrowd``, ``area``, ``segmentation``); ``ids`` (K,) and
+            ``rles`` (K RLEs tiling the image): every distinct id of the
+            PNG (0 and ids that ``segments`` lacks are void).
         """
         cached = self._cache.get(sample['img_id'])
-        if cached is not None and (cached['sem'] is not None
-                                   or class_maps is None):
+        if cached is not None:
             return cached
         ann = self._annotation(sample, name)
         encoded = sample.get(GT_RLE_KEY)
@@ -131,16 +122,9 @@ class PanopticGroundTruth:
             encoded = self._unpack(encoded, info, name)
         ids, rles, _ = encoded
         self._check_segments(ann['segments_info'], encoded, name)
-        segments = gt_segments(encoded, ann['segments_info'])
-        sem = None
-        if class_maps is not None:
-            # Semantic label of every distinct GT id; ids not in the JSON
-            # (and 0) are void.
-            seg_cat = {s['id']: s['category_id']
-                       for s in ann['segments_info']}
-            sem = (class_maps.sem_lut(
-                np.array([seg_cat.get(int(i), -1) for i in ids])), rles)
-        gt = dict(file_name=ann['file_name'], segments=segments, sem=sem)
+        gt = dict(file_name=ann['file_name'],
+                  segments=gt_segments(encoded, ann['segments_info']),
+                  ids=ids, rles=rles)
         if self.cache and GT_RLE_KEY not in sample:
             self._cache[sample['img_id']] = gt
         return gt
