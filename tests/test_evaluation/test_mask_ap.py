@@ -3,6 +3,7 @@ through ``PanopticMaskAPMetric`` against COCOeval; hotcoco and its
 fallback; the metric's errors."""
 import contextlib
 import io
+import pickle
 import sys
 import time
 
@@ -15,6 +16,7 @@ from pycocotools.cocoeval import COCOeval
 
 from mmpfcn.evaluation import PanopticMaskAPMetric
 from mmpfcn.evaluation.functional import engines as engines_module
+from mmpfcn.evaluation.functional.rle import encode_cropped_mask
 from mmpfcn.evaluation.metrics.mask_ap import evaluate_mask_ap
 from mmpfcn.testing.metric_cases import (
     evaluate,
@@ -154,6 +156,67 @@ def test_mask_ap_falls_back_to_pycocotools_without_hotcoco(
         assert metrics[key] == expected[key], key
     # (PQ fell back to panopticapi too: equal up to rounding.)
     assert metrics == pytest.approx(expected, abs=1e-9)
+
+
+def _as_cropped_rles(samples):
+    """The samples with their instance masks in the fusion head's
+    ``instance_masks='rle'`` form: RLE dicts made from each mask's box
+    crop (``encode_cropped_mask``)."""
+    out = []
+    for sample in samples:
+        masks = sample['pred_instances']['masks'].numpy()
+        rles = []
+        for mask in masks:
+            ys, xs = np.nonzero(mask)
+            y1, x1 = (ys.min(), xs.min()) if ys.size else (0, 0)
+            y2, x2 = (ys.max() + 1, xs.max() + 1) if ys.size else (0, 0)
+            rles.append(encode_cropped_mask(mask[y1:y2, x1:x2], (x1, y1),
+                                            mask.shape))
+        out.append(dict(sample, pred_instances=dict(
+            sample['pred_instances'], masks=rles)))
+    return out
+
+
+@pytest.mark.parametrize('threads', [0, 1])
+def test_rle_instance_masks_give_the_bitmaps_ap(coco_split, case_dir,
+                                                threads):
+    for split, seed in ((coco_split, 2), (case_dir['split'], 3)):
+        bitmaps = _noisy_instance_samples(split, seed)
+        rles = _as_cropped_rles(bitmaps)
+        assert isinstance(rles[0]['pred_instances']['masks'][0], dict)
+        results = {}
+        for form, samples in (('bitmap', bitmaps), ('rle', rles)):
+            metric = split.metric(PanopticMaskAPMetric, threads=threads,
+                                  classwise=True)
+            metric.process({}, samples)
+            metric.finish_jobs(metric.results)
+            results[form] = metric
+        # the same records, hence bit-identical numbers
+        assert pickle.dumps(results['rle'].results) == pickle.dumps(
+            results['bitmap'].results)
+        with contextlib.redirect_stdout(io.StringIO()):
+            metrics = {form: metric.compute_metrics(metric.results)
+                       for form, metric in results.items()}
+        assert metrics['rle'] == metrics['bitmap']
+        assert 0 < metrics['rle']['AP'] < 100
+
+
+def test_rle_instance_masks_of_a_wrong_size_or_count_are_named(coco_split):
+    sample = _as_cropped_rles(coco_split.perfect_samples()[:1])[0]
+    masks = sample['pred_instances']['masks']
+    sample['pred_instances']['masks'] = masks[:-1]
+    with pytest.raises(ValueError, match=rf'{len(masks) - 1} pred_instances'
+                       rf'.masks for {len(masks)} labels'):
+        coco_split.metric(PanopticMaskAPMetric).process({}, [sample])
+    small = encode_cropped_mask(np.ones((2, 2), bool), (0, 0), (10, 10))
+    sample['pred_instances']['masks'] = masks[:-1] + [small]
+    with pytest.raises(ValueError, match='an RLE of pred_instances.masks is '
+                       '10x10 but the image is 427x640'):
+        coco_split.metric(PanopticMaskAPMetric).process({}, [sample])
+    del sample['pred_instances']['masks']  # instance_masks='none'
+    with pytest.raises(ValueError, match="pred_instances has no masks .*"
+                       "instance_masks='none'"):
+        coco_split.metric(PanopticMaskAPMetric).process({}, [sample])
 
 
 # ------------------------------------------------------------ bad input

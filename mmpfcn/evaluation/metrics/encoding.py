@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from mmdet.evaluation.functional import INSTANCE_OFFSET
 
-from ..functional.rle import encode_masks
+from ..functional.rle import encode_masks, is_rle_list
 from .class_maps import SEM_IGNORE, ClassMaps
 from .ground_truth import GT_RLE_KEY, PanopticGroundTruth, check_size
 from .segments import encode_panoptic_prediction
@@ -237,19 +237,33 @@ class PanopticEncoder:
 
     def _check_instances(self, instances: dict, info: dict,
                          name: str) -> dict:
-        """Category ids, scores and the (n, H, W) masks (numpy, to be
-        RLE-encoded) of ``pred_instances``."""
+        """Category ids and scores of ``pred_instances``, with its masks as
+        (n, H, W) ``masks`` (numpy, to be RLE-encoded) or, given as a list
+        of n pycocotools RLE dicts (``test_cfg.instance_masks='rle'``), as
+        they are under ``segmentation``."""
         if 'masks' not in instances:
             raise ValueError(
                 f'{name}: pred_instances has no masks (a model with '
                 "test_cfg.instance_masks='none'?)")
         masks = instances['masks']
-        if masks.ndim != 3:
-            raise ValueError(f'{name}: pred_instances.masks must be '
-                             f'(n, H, W), got shape {tuple(masks.shape)}')
-        check_size(masks.shape[1:], info, name, 'pred_instances.masks',
-                   self.gt.ann_file)
         labels = to_numpy(instances['labels']).astype(np.int64)
+        if is_rle_list(masks):
+            for rle in masks:
+                check_size(rle['size'], info, name,
+                           'an RLE of pred_instances.masks', self.gt.ann_file)
+            shape, masks = (len(masks), ), dict(segmentation=list(masks))
+        elif getattr(masks, 'ndim', None) == 3:
+            check_size(masks.shape[1:], info, name, 'pred_instances.masks',
+                       self.gt.ann_file)
+            shape, masks = masks.shape[:1], dict(masks=to_numpy(masks))
+        else:
+            raise ValueError(
+                f'{name}: pred_instances.masks must be (n, H, W) or a list '
+                'of n pycocotools RLE dicts, got '
+                f"{getattr(masks, 'shape', type(masks).__name__)}")
+        if shape != labels.shape:
+            raise ValueError(f'{name}: {shape[0]} pred_instances.masks for '
+                             f'{labels.size} labels')
         num_things = self.class_maps.thing2cat.size
         if labels.size and (labels.min() < 0 or labels.max() >= num_things):
             raise ValueError(f'{name}: pred_instances.labels must index the '
@@ -258,11 +272,14 @@ class PanopticEncoder:
         return dict(
             category_id=self.class_maps.thing2cat[labels],
             score=to_numpy(instances['scores']).astype(np.float64),
-            masks=to_numpy(masks))
+            **masks)
 
     @staticmethod
     def _encode_instances(instances: dict) -> dict:
-        """The ``'instances'`` part: the masks as RLE ``segmentation``."""
+        """The ``'instances'`` part: the masks as RLE ``segmentation``
+        (bitmaps encoded, RLEs as given)."""
+        if 'masks' not in instances:
+            return instances
         instances = dict(instances,
                          segmentation=encode_masks(instances['masks']))
         del instances['masks']

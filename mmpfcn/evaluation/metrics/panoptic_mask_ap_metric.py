@@ -14,8 +14,10 @@ from .mask_ap import AP_ENGINES, AP_KEYS, evaluate_mask_ap
 class PanopticMaskAPMetric(BasePanopticMetric):
     """COCO ``segm`` AP, AP50, AP75, APs, APm, APl in percent.
 
-    Reads ``pred_instances`` (``masks`` (n, H, W) bool at the original
-    image size, ``labels`` indexing ``thing_classes``, ``scores``). GT
+    Reads ``pred_instances`` (``masks`` at the original image size, as
+    (n, H, W) bool or as the list of n pycocotools RLE dicts that the fusion
+    head makes with ``test_cfg.instance_masks='rle'``, taken as they are:
+    the same AP; ``labels`` indexing ``thing_classes``, ``scores``). GT
     instances are the thing segments of the panoptic annotation, crowd ones
     with ``iscrowd=1``, as detectron2's evaluation of the reference makes
     them (no instance annotation file).
