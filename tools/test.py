@@ -5,7 +5,10 @@ the config's ``test_evaluator``; progress is logged every ``--log-interval``
 images. ``--out results.pkl`` also dumps the predictions compactly
 (:class:`~mmpfcn.evaluation.metrics.DumpPanopticResults`), which
 ``tools/analysis_tools/eval_metric.py`` re-scores and
-``tools/analysis_tools/analyze_results.py`` ranks by PQ.
+``tools/analysis_tools/analyze_results.py`` ranks by PQ. The model's
+instance masks are pycocotools RLEs, which the metrics, the dump and the
+pictures take (:mod:`mmpfcn.utils.runner_outputs`), unless the config or
+``--cfg-options model.test_cfg.instance_masks=bitmap`` names a form.
 """
 import argparse
 import os
@@ -26,6 +29,7 @@ from mmpfcn.utils import (
     register_all_modules,
     setup_distributed,
     trust_checkpoints,
+    use_rle_instance_masks,
 )
 from mmpfcn.utils.checkpoint_fit import CheckpointMismatchError
 
@@ -165,6 +169,8 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    # instance masks as RLE, which every consumer of the outputs takes
+    use_rle_instance_masks(runner.model, cfg)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

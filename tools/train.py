@@ -27,6 +27,7 @@ from mmpfcn.utils import (
     register_all_modules,
     setup_distributed,
     trust_checkpoints,
+    use_rle_instance_masks,
 )
 
 
@@ -141,6 +142,8 @@ def main() -> None:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    # validation's instance masks as RLE, which the metrics take
+    use_rle_instance_masks(runner.model, cfg)
     try:
         runner.train()
     except CheckpointLoadError as error:
