@@ -156,8 +156,8 @@ class BasePanopticMetric(BaseMetric):
         for record in results:
             pending = record.pop('pending', None)
             if pending is not None:
-                record.update(self.keep(
-                    {part: job.result() for part, job in pending.items()}))
+                record.update(self.keep({part: job.result()[part]
+                                         for part, job in pending.items()}))
 
     def evaluate(self, size: int) -> dict:
         """Finish this rank's background jobs, then gather and compute as

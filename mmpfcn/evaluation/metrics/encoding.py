@@ -133,7 +133,7 @@ class PanopticEncoder:
         """Run ``work`` in the background (or here, without threads).
 
         Args:
-            work (Callable[[], Any]): Computes a part.
+            work (Callable[[], Any]): Computes parts.
             image (Hashable): The image's encoding, whose parts count as
                 one image in the backlog.
 
@@ -149,9 +149,6 @@ class PanopticEncoder:
         self.class_maps  # built here, not concurrently by the threads
         job = self._pool.submit(work)
         # bounded backlog: each waiting job holds the image's maps
-        for done_image in [key for key, jobs in self._jobs.items()
-                           if all(j.done() for j in jobs)]:
-            del self._jobs[done_image]
         self._jobs.setdefault(image, []).append(job)
         while len(self._jobs) > BACKLOG_PER_THREAD * self.threads:
             for oldest in self._jobs.popitem(last=False)[1]:
@@ -159,7 +156,7 @@ class PanopticEncoder:
         return job
 
     def job(self, part: str, sample: dict, info: dict, name: str,
-            gt: Optional[Future] = None) -> Callable[[], Any]:
+            gt: Optional[Callable[[], dict]] = None) -> Callable[[], Any]:
         """Check the input of one part of a sample's encoding, here in the
         calling thread, and return the work computing it.
 
@@ -168,9 +165,10 @@ class PanopticEncoder:
             sample (dict): The data sample.
             info (dict): The image's entry in the annotation file.
             name (str): The image, as named in errors.
-            gt (Future, optional): The image's ``'gt'`` part, which
-                ``'sem_stats'`` needs (submitted before it, so that a
-                thread waiting for it cannot block the pool).
+            gt (Callable[[], dict], optional): Gives the image's ``'gt'``
+                part, which ``'sem_stats'`` needs (computed before it: by
+                the same job, or by one submitted earlier, so that a thread
+                waiting for it cannot block the pool).
 
         Returns:
             Callable[[], Any]: Computes the part from copies of its input
@@ -193,7 +191,7 @@ class PanopticEncoder:
             return lambda: self._encode_instances(instances)
         if part == 'sem_stats':
             pred_sem = self._semantic_map(sample['pred_sem_seg'], info, name)
-            return lambda: self._semantic_stats(pred_sem, gt.result())
+            return lambda: self._semantic_stats(pred_sem, gt())
         raise KeyError(f'unknown encoding part {part!r}; one of '
                        f'{list(PARTS)}')
 

@@ -24,7 +24,9 @@ class SampleEncoding:
     """The parts of one sample's encoding, each computed once.
 
     It holds no reference to the sample (whose dict holds it), only the
-    futures of the parts asked for so far.
+    futures of the parts asked for so far: one background job per request
+    computes the parts not asked for before, in one go (one hand-over to
+    the threads, as with a single metric).
 
     Args:
         encoder (PanopticEncoder): Checks and computes the parts.
@@ -34,6 +36,7 @@ class SampleEncoding:
     def __init__(self, encoder: PanopticEncoder, sample: dict) -> None:
         self.encoder = encoder
         self.info, self.name = encoder.gt.image_info(sample)
+        #: per part, the future of the job computing it (a dict of parts)
         self.parts: Dict[str, Future] = {}
         self._pass = encoder.passes
         self._sample_id = id(sample)
@@ -53,26 +56,43 @@ class SampleEncoding:
 
     def request(self, sample: dict, parts: Sequence[str]) -> Dict[str,
                                                                   Future]:
-        """The futures of ``parts``, submitting those not asked for yet.
+        """The futures of ``parts``, submitting those not asked for yet
+        (their inputs checked here) as one job.
 
         Args:
             sample (dict): The data sample this encoding belongs to.
             parts (Sequence[str]): Names of :data:`~.encoding.PARTS`.
 
         Returns:
-            dict[str, Future]: Each part's future.
+            dict[str, Future]: Per part, the future of the dict of parts
+            that holds it.
         """
-        if 'sem_stats' in parts and 'gt' not in self.parts:
-            self._submit('gt', sample)  # before the part that waits for it
-        for part in parts:
-            if part not in self.parts:
-                self._submit(part, sample)
-        return {part: self.parts[part] for part in parts}
+        missing = [part for part in parts if part not in self.parts]
+        if 'sem_stats' in missing and 'gt' not in self.parts \
+                and 'gt' not in missing:
+            missing.insert(0, 'gt')  # computed before the part needing it
+        if missing:
+            done: Dict[str, object] = {}
+            earlier = self.parts.get('gt')
 
-    def _submit(self, part: str, sample: dict) -> None:
-        work = self.encoder.job(part, sample, self.info, self.name,
-                                self.parts.get('gt'))
-        self.parts[part] = self.encoder.submit(work, self)
+            def gt() -> dict:
+                """The GT part: of an earlier job, or made first here."""
+                return done['gt'] if earlier is None else \
+                    earlier.result()['gt']
+
+            works = {
+                part: self.encoder.job(part, sample, self.info, self.name, gt)
+                for part in sorted(missing, key=lambda p: p != 'gt')
+            }
+
+            def work() -> dict:
+                for part, compute in works.items():
+                    done[part] = compute()
+                return done
+
+            job = self.encoder.submit(work, self)
+            self.parts.update(dict.fromkeys(missing, job))
+        return {part: self.parts[part] for part in parts}
 
     def __reduce__(self) -> tuple:
         # A dump of the sample dict (e.g. mmdet's DumpDetResults listed
