@@ -126,13 +126,10 @@ def shrink(cfg: Config, data_root: str, work_dir: str,
             if step.type == 'RandomCropWithInstance':
                 step.crop_size = crop
     for stage in ('val', 'test'):
-        evaluator = cfg[f'{stage}_evaluator']
-        evaluator.ann_file = osp.join(data_root,
-                                      osp.relpath(evaluator.ann_file,
-                                                  cfg.data_root))
-        evaluator.seg_prefix = osp.join(data_root,
-                                        osp.relpath(evaluator.seg_prefix,
-                                                    cfg.data_root))
+        for evaluator in cfg[f'{stage}_evaluator']:
+            for key in ('ann_file', 'seg_prefix'):
+                evaluator[key] = osp.join(
+                    data_root, osp.relpath(evaluator[key], cfg.data_root))
     cfg.train_cfg.update(max_iters=2, val_interval=2)
     cfg.param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=False)]
     cfg.default_hooks.logger.interval = 1
