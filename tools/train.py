@@ -24,6 +24,7 @@ from mmpfcn.utils import (
     check_amp_device,
     check_config,
     exit_with_parent,
+    keep_freed_memory,
     register_all_modules,
     setup_distributed,
     trust_checkpoints,
@@ -59,6 +60,13 @@ def parse_args() -> argparse.Namespace:
         'trust that a weights-only load refuses; same as '
         'MMPFCN_TRUST_CHECKPOINTS=1)')
     parser.add_argument(
+        '--keep-freed-memory',
+        action='store_true',
+        help='keep freed memory in glibc\'s heap for the whole process '
+        '(mmpfcn.utils.keep_freed_memory: same losses; on the CPU R50 '
+        'iteration of docs/benchmarks.md no measurable speed-up and a higher '
+        'peak memory, so not the default)')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -80,6 +88,8 @@ def main() -> None:
     args = parse_args()
     # no dataloader worker outlives this process, however it ends
     exit_with_parent()
+    if args.keep_freed_memory:
+        keep_freed_memory()
     register_all_modules(init_default_scope=False)
     if args.trust_checkpoint:
         trust_checkpoints()
