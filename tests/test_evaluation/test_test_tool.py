@@ -19,26 +19,6 @@ CONFIG = osp.join(PROJECT_ROOT, 'configs', 'panoptic_fcn',
                   'panoptic-fcn_r18_fpn_synthetic-panoptic.py')
 
 
-@pytest.mark.parametrize('flag', [False, True])
-def test_test_tool_keeps_freed_memory_only_with_the_flag(
-        load_tool, monkeypatch, tmp_path, flag):
-    # the allocator setting is process-wide: opt-in, never a side effect
-    tool = load_tool('test.py')
-    calls = []
-    monkeypatch.setattr(tool, 'keep_freed_memory',
-                        lambda: calls.append('mallopt') or True)
-    monkeypatch.setattr(tool, 'exit_with_parent', lambda: None)
-    monkeypatch.setenv('LOCAL_RANK', '0')
-    monkeypatch.setattr(sys, 'argv', [
-        'tools/test.py',
-        str(tmp_path / 'no_config.py'),
-        str(tmp_path / 'no_checkpoint.pth')
-    ] + (['--keep-freed-memory'] if flag else []))
-    with pytest.raises(FileNotFoundError, match='no_config.py'):
-        tool.main()  # stops at reading the config, after the allocator
-    assert calls == (['mallopt'] if flag else [])
-
-
 def run_test_tool(checkpoint, root, tmp_path, *extra):
     """``tools/test.py CONFIG CHECKPOINT`` on the synthetic split at
     ``root`` (``extra`` before its ``--cfg-options``), in a subprocess."""

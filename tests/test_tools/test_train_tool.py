@@ -5,7 +5,6 @@ is none, and tools/test.py evaluates what train.py wrote."""
 import os
 import os.path as osp
 import shutil
-import sys
 
 import pytest
 import torch
@@ -47,24 +46,6 @@ def test_config_typos_fail_before_any_data_is_read(tmp_path, option,
     assert 'Traceback' not in proc.stdout
     assert 'no_data' not in proc.stdout and 'loading annotations' not in \
         proc.stdout
-
-
-@pytest.mark.parametrize('flag', [False, True])
-def test_train_tool_keeps_freed_memory_only_with_the_flag(
-        load_tool, monkeypatch, tmp_path, flag):
-    # the allocator setting is process-wide: opt-in, as in tools/test.py
-    tool = load_tool('train.py')
-    calls = []
-    monkeypatch.setattr(tool, 'keep_freed_memory',
-                        lambda: calls.append('mallopt') or True)
-    monkeypatch.setattr(tool, 'exit_with_parent', lambda: None)
-    monkeypatch.setenv('LOCAL_RANK', '0')
-    monkeypatch.setattr(sys, 'argv', [
-        'tools/train.py', str(tmp_path / 'no_config.py')
-    ] + (['--keep-freed-memory'] if flag else []))
-    with pytest.raises(FileNotFoundError, match='no_config.py'):
-        tool.main()  # stops at reading the config, after the allocator
-    assert calls == (['mallopt'] if flag else [])
 
 
 def test_amp_without_cuda_is_a_clear_error(tmp_path):
