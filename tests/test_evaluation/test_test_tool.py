@@ -6,7 +6,6 @@ import re
 import subprocess
 import sys
 
-import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
