@@ -22,6 +22,14 @@ WORKERS = ['train_dataloader.num_workers=2',
            'train_dataloader.persistent_workers=True']
 
 
+def _default_sigint():
+    """Ctrl-C's default in the child, whatever the test runner inherited:
+    a shell ignores SIGINT in the jobs it starts in the background without
+    job control (``(make test &)``), and an ignored signal stays ignored
+    across exec, so Python would install no KeyboardInterrupt."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _start_training(tmp_path, data_root):
     """tools/train.py for 1000 iterations with 2 persistent workers,
     a checkpoint every 2, in its own process group, its output into
@@ -36,7 +44,8 @@ def _start_training(tmp_path, data_root):
             python_tool('train.py') + [cfg, '--work-dir', work,
                                        '--cfg-options'] + WORKERS,
             cwd=str(tmp_path), env=tool_env(), stdout=log,
-            stderr=subprocess.STDOUT, start_new_session=True)
+            stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_default_sigint)
     deadline = time.time() + 300
     while len(read_probe(work)) < 3:
         if proc.poll() is not None or time.time() > deadline:
