@@ -1,7 +1,7 @@
 """Helpers of the training-tool tests: a tiny config on the synthetic
 dataset, free 127.0.0.1 ports, subprocess runs of the tools with a
-timeout, and the probe records of
-:mod:`mmpfcn.testing.train_probe`."""
+timeout, the probe records of :mod:`mmpfcn.testing.train_probe`, and
+what two runs of the test tools printed and dumped."""
 import json
 import os
 import os.path as osp
@@ -11,6 +11,10 @@ import socket
 import subprocess
 import sys
 from typing import Dict, List, Optional
+
+import numpy as np
+
+from mmpfcn.evaluation.metrics import load_predictions
 
 PROJECT_ROOT = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOLS = osp.join(PROJECT_ROOT, 'tools')
@@ -182,3 +186,18 @@ def printed_metrics(output: str) -> Dict[str, float]:
         for key, value in re.findall(r'coco_panoptic/(\w+): (-?[\d.]+)',
                                      output)
     }
+
+
+def assert_same_dumped_panoptic_maps(dump_a: str, dump_b: str,
+                                     num_images: int) -> None:
+    """Two ``tools/test.py --out`` dumps hold ``num_images`` images in
+    the same order with the same (1, H, W) panoptic map each (decoded by
+    :func:`load_predictions` as numpy arrays)."""
+    preds_a, preds_b = load_predictions(dump_a), load_predictions(dump_b)
+    assert len(preds_a) == len(preds_b) == num_images
+    for a, b in zip(preds_a, preds_b):
+        assert a['img_id'] == b['img_id']
+        pan_a = a['pred_panoptic_seg']['sem_seg']
+        pan_b = b['pred_panoptic_seg']['sem_seg']
+        assert pan_a.dtype == pan_b.dtype and pan_a.ndim == 3
+        assert np.array_equal(pan_a, pan_b)

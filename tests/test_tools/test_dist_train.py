@@ -8,7 +8,6 @@ import signal
 import subprocess
 import time
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -16,9 +15,9 @@ from mmengine.dataset import pseudo_collate
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import DefaultScope
 
-from mmpfcn.evaluation.metrics.dump_results import load_predictions
 from mmpfcn.registry import DATASETS, MODELS
 from mmpfcn.testing.train_runs import (
+    assert_same_dumped_panoptic_maps,
     free_port,
     kill_tree,
     printed_metrics,
@@ -83,16 +82,8 @@ def test_two_process_training_then_dist_test_equals_test_py(
     assert {'PQ', 'SQ', 'RQ', 'PQ_th', 'PQ_st', 'mIoU'} <= set(dist_metrics)
     assert dist_metrics == printed_metrics(single.stdout)
     # not only the numbers: the same panoptic map for every image
-    dist_preds = load_predictions(str(tmp_path / 'dist.pkl'))
-    single_preds = load_predictions(str(tmp_path / 'single.pkl'))
-    assert len(dist_preds) == len(single_preds) == 4
-    for a, b in zip(dist_preds, single_preds):
-        assert a['img_id'] == b['img_id']
-        pan_a = a['pred_panoptic_seg']['sem_seg']
-        pan_b = b['pred_panoptic_seg']['sem_seg']
-        # the dump decodes to numpy (DumpPanopticResults)
-        assert pan_a.dtype == pan_b.dtype and pan_a.ndim == 3
-        assert np.array_equal(pan_a, pan_b)
+    assert_same_dumped_panoptic_maps(str(tmp_path / 'dist.pkl'),
+                                     str(tmp_path / 'single.pkl'), 4)
 
 
 def _exact_config(tmp_path, root, init):

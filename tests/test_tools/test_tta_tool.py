@@ -3,7 +3,6 @@ tta_pipeline and tta_model replace the test pipeline and the model; a
 config without them is refused, naming what to add."""
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -13,6 +12,7 @@ from mmpfcn.evaluation.metrics import load_predictions
 from mmpfcn.registry import MODELS
 from mmpfcn.testing.train_runs import (
     SYNTHETIC_CONFIG,
+    assert_same_dumped_panoptic_maps,
     free_port,
     printed_metrics,
     python_tool,
@@ -123,18 +123,8 @@ def test_dist_test_sh_tta_equals_test_py_tta(synthetic_dataset_dir,
         cwd=str(tmp_path))
     assert single.returncode == 0, single.stdout[-3000:]
     assert printed_metrics(dist.stdout) == printed_metrics(single.stdout)
-    preds = [
-        load_predictions(osp.join(tmp_path, name))
-        for name in ('dist.pkl', 'single.pkl')
-    ]
-    assert len(preds[0]) == len(preds[1]) == 4
-    for a, b in zip(*preds):
-        assert a['img_id'] == b['img_id']
-        pan_a = a['pred_panoptic_seg']['sem_seg']
-        pan_b = b['pred_panoptic_seg']['sem_seg']
-        # the dump decodes to numpy (DumpPanopticResults)
-        assert pan_a.dtype == pan_b.dtype and pan_a.ndim == 3
-        assert np.array_equal(pan_a, pan_b)
+    assert_same_dumped_panoptic_maps(osp.join(tmp_path, 'dist.pkl'),
+                                     osp.join(tmp_path, 'single.pkl'), 4)
 
 
 def test_benchmark_tta_flip_run_keeps_the_test_scale_only(load_tool):
